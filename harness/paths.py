@@ -1,0 +1,9 @@
+"""Where the project's own files live."""
+
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "fixtures"
+CRDS = FIXTURES / "crds"
+FEATURES = REPO_ROOT / "features"
+REFERENCE_DEPLOY = REPO_ROOT / "reference" / "deploy"

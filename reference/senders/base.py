@@ -1,0 +1,54 @@
+"""The interface every sender type implements.
+
+A sender type (github, gitlab, ...) knows how to tell whether a webhook request is
+authentic and which event it carries. It knows nothing about Kubernetes: the server
+hands it the raw request and the data of the Receiver's Secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+class RefusedRequest(Exception):
+    """The request failed the sender type's validation; the server answers 400."""
+
+
+class UnsupportedType(Exception):
+    """The receiver type is known to the API but not implemented here."""
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    """One HTTP request as received: header names are lower-cased, the body is raw bytes."""
+
+    method: str
+    headers: Mapping[str, str]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True)
+class Event:
+    """What a valid request carries.
+
+    `name` is the event type used against `spec.events` (None when the type has no
+    event header), `payload` the decoded JSON body offered to CEL filters as `req`.
+    """
+
+    name: str | None = None
+    payload: Any = field(default=None)
+
+
+class Sender(Protocol):
+    """Validates requests of one receiver type."""
+
+    type: str
+
+    async def validate(self, request: WebhookRequest, secret: Mapping[str, bytes]) -> Event:
+        """Return the request's event, or raise RefusedRequest."""
+        ...
