@@ -1,0 +1,1 @@
+"""Where the scenarios run: embedded control plane, kind cluster, or an external receiver."""

@@ -1,0 +1,32 @@
+"""What a target gives the scenarios."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Capabilities a scenario may require (tag `@cap-<name>`); a target lists those it has.
+KNOWN_CAPABILITIES = {
+    "api": "a Kubernetes API server the suite can create Secrets, Receivers and sources in",
+    "kubectl": "a kubectl binary to run the guide's commands as written",
+    "fresh-namespaces": "the suite may create and delete a namespace per scenario",
+    "exposure-objects": "Ingress, Gateway and HTTPRoute kinds are served by the API server",
+    "traffic": "a data plane: requests travel through LoadBalancer, Ingress and HTTPRoute",
+    "network-policy-enforcement": "a CNI that enforces NetworkPolicy on real connections",
+    "gcr-test-keys": "the receiver trusts the suite's own Google ID-token signing keys",
+}
+
+
+@dataclass
+class Target:
+    """A running receiver implementation and the cluster it watches."""
+
+    name: str
+    kubeconfig: Path
+    receiver_url: str  # base URL; the hook path is appended to it
+    capabilities: frozenset[str] = field(default_factory=frozenset)
+    namespace: str | None = None  # a fixed namespace to work in, or None for fresh ones
+    details: dict[str, str] = field(default_factory=dict)  # shown in the report
+
+    def lacks(self, capability: str) -> bool:
+        return capability not in self.capabilities
