@@ -250,3 +250,20 @@ def build_binaries(
         built = _from_dir(dest, "build")
         assert built is not None
         return built
+
+
+def main() -> int:
+    """`python -m harness.binaries`: make sure the binaries exist; print where they are."""
+    try:
+        found = ensure_binaries()
+    except (BinariesNotFound, BuildFailed) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in (found.kube_apiserver, found.etcd, found.kubectl):
+        if path is not None:
+            print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

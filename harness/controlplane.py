@@ -127,7 +127,7 @@ class ControlPlane:
             self._reaper = Child(
                 "reaper",
                 [sys.executable, "-m", "harness.reaper", str(self.dir), str(os.getpid())],
-                self.dir.parent / f"{self.dir.name}.reaper.log",
+                self.dir / "reaper.log",
                 env=_python_env(),
                 death_signal=signal.SIGTERM,
             )
@@ -161,7 +161,6 @@ class ControlPlane:
             shutil.rmtree(self.dir, ignore_errors=True)
         if self._reaper is not None:
             self._reaper.stop(grace=5)
-            self._reaper.log_path.unlink(missing_ok=True)
             self._reaper = None
 
     @property

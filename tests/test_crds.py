@@ -24,6 +24,7 @@ FLUX_GROUP = re.compile(r"(^|\.)fluxcd\.io$")
 NOTIFICATION = ("notification.toolkit.fluxcd.io", "v1", "receivers")
 GITREPOSITORY = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")
 HTTPROUTE = ("gateway.networking.k8s.io", "v1", "httproutes")
+GATEWAY_RESOURCE = ("gateway.networking.k8s.io", "v1", "gateways")
 
 
 def load_crd(path: Path) -> dict[str, Any]:
@@ -251,65 +252,160 @@ def test_api_server_accepts(kube_api: client.ApiClient, namespace: str,
 
 
 REFUSED = {
-    "bad-type": (receiver("r", type="jenkins"), "spec.type"),
-    "no-type": (receiver("r", type=None), "spec.type"),
-    "interval-10x": (receiver("r", interval="10x"), "spec.interval"),
-    "interval-m": (receiver("r", interval="m"), "spec.interval"),
-    "github-without-secretref": (receiver("r", secretRef=None), "spec"),
-    "secretref-without-name": (receiver("r", secretRef={}), "spec.secretRef.name"),
+    "bad-type": (receiver("r", type="jenkins"), "spec.type", "Unsupported value"),
+    "no-type": (receiver("r", type=None), "spec.type", "Required"),
+    "interval-10x": (receiver("r", interval="10x"), "spec.interval", "should match"),
+    "interval-m": (receiver("r", interval="m"), "spec.interval", "should match"),
+    "github-without-secretref": (receiver("r", secretRef=None), "spec", "secretRef is required"),
+    "secretref-without-name": (receiver("r", secretRef={}), "spec.secretRef.name", "Required"),
     "generic-oidc-with-secretref": (
         receiver("r", type="generic-oidc", oidcProviders=OIDC_PROVIDERS), "spec",
+        "must not set secretRef",
     ),
-    "generic-oidc-without-providers": (receiver("r", type="generic-oidc", secretRef=None), "spec"),
-    "providers-on-github": (receiver("r", oidcProviders=OIDC_PROVIDERS), "spec"),
+    "generic-oidc-without-providers": (
+        receiver("r", type="generic-oidc", secretRef=None), "spec", "oidcProviders",
+    ),
+    "providers-on-github": (
+        receiver("r", oidcProviders=OIDC_PROVIDERS), "spec", "only allowed when type",
+    ),
     "provider-without-validations": (
         receiver("r", type="generic-oidc", secretRef=None,
                  oidcProviders=[{"issuerURL": "https://issuer.example.com", "validations": []}]),
-        "spec.oidcProviders[0].validations",
+        "spec.oidcProviders[0].validations", "at least 1",
     ),
     "provider-not-http": (
         receiver("r", type="generic-oidc", secretRef=None,
                  oidcProviders=[{**OIDC_PROVIDERS[0], "issuerURL": "issuer.example.com"}]),
-        "spec.oidcProviders[0].issuerURL",
+        "spec.oidcProviders[0].issuerURL", "should match",
     ),
     "kind-outside-enum": (
         receiver("r", resources=[{"kind": "Deployment", "name": "webapp"}]),
-        "spec.resources[0].kind",
+        "spec.resources[0].kind", "Unsupported value",
     ),
     "resource-without-name": (
-        receiver("r", resources=[{"kind": "GitRepository"}]), "spec.resources[0].name",
+        receiver("r", resources=[{"kind": "GitRepository"}]), "spec.resources[0].name", "Required",
     ),
     "resource-empty-name": (
         receiver("r", resources=[{"kind": "GitRepository", "name": ""}]),
-        "spec.resources[0].name",
+        "spec.resources[0].name", "at least 1",
     ),
-    "no-resources": (receiver("r", resources=None), "spec.resources"),
-    "events-not-strings": (receiver("r", events=[{"name": "push"}]), "spec.events[0]"),
+    "resource-name-too-long": (
+        receiver("r", resources=[{"kind": "GitRepository", "name": "a" * 254}]),
+        "spec.resources[0].name", "Too long",
+    ),
+    "no-resources": (receiver("r", resources=None), "spec.resources", "Required"),
+    "events-not-strings": (
+        receiver("r", events=[{"name": "push"}]), "spec.events[0]", "must be of type string",
+    ),
 }
 
 
+def assert_refused(error: ApiException, field: str, words: str) -> None:
+    """The API server said 422 and blamed `field` in a message containing `words`."""
+    assert error.status == 422, error.body
+    assert any(f == field and words in m for f, m in causes(error)), causes(error)
+
+
 @pytest.mark.controlplane
-@pytest.mark.parametrize(("body", "field"), REFUSED.values(), ids=REFUSED.keys())
+@pytest.mark.parametrize(("body", "field", "words"), REFUSED.values(), ids=REFUSED.keys())
 def test_api_server_refuses_receiver(kube_api: client.ApiClient, namespace: str,
-                                     body: dict[str, Any], field: str) -> None:
+                                     body: dict[str, Any], field: str, words: str) -> None:
     body = copy.deepcopy(body)
     body["metadata"]["namespace"] = namespace
     with pytest.raises(ApiException) as refused:
         create(kube_api, namespace, NOTIFICATION, body)
-    assert refused.value.status == 422
-    assert field in [f for f, _ in causes(refused.value)], causes(refused.value)
+    assert_refused(refused.value, field, words)
+
+
+def route(**changes: Any) -> dict[str, Any]:
+    """The guide's HTTPRoute with its first match path and first backend updated."""
+    body = copy.deepcopy(GUIDE_HTTPROUTE)
+    body["spec"]["rules"][0]["matches"][0]["path"].update(changes.get("path", {}))
+    backend = body["spec"]["rules"][0]["backendRefs"][0]
+    backend.update(changes.get("backend", {}))
+    for key in changes.get("drop", ()):
+        backend.pop(key)
+    return body
+
+
+GATEWAY = yaml.safe_load("""
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: internet-gateway
+spec:
+  gatewayClassName: example
+  listeners:
+    - name: http
+      hostname: "*.example.com"
+      port: 80
+      protocol: HTTP
+      allowedRoutes:
+        namespaces:
+          from: All
+""")
+
+GATEWAY_REFUSED = {
+    "route-path-type": (HTTPROUTE, route(path={"type": "Prefix"}),
+                        "spec.rules[0].matches[0].path.type", "Unsupported value"),
+    "route-path-not-absolute": (HTTPROUTE, route(path={"value": "hook"}),
+                                "spec.rules[0].matches[0].path", "must start with '/'"),
+    "route-service-without-port": (HTTPROUTE, route(drop=["port"]),
+                                   "spec.rules[0].backendRefs[0]", "needs a port"),
+    "route-port-zero": (HTTPROUTE, route(backend={"port": 0}),
+                        "spec.rules[0].backendRefs[0].port", "greater than or equal to 1"),
+    "route-bad-hostname": (HTTPROUTE, {**GUIDE_HTTPROUTE, "spec": {
+        **GUIDE_HTTPROUTE["spec"], "hostnames": ["Webhook_Receiver"]}},
+        "spec.hostnames[0]", "should match"),
+    "gateway-no-listeners": (GATEWAY_RESOURCE, {**GATEWAY, "spec": {"gatewayClassName": "example"}},
+                             "spec.listeners", "Required"),
+    "gateway-no-class": (GATEWAY_RESOURCE, {**GATEWAY, "spec": {
+        "listeners": GATEWAY["spec"]["listeners"]}}, "spec.gatewayClassName", "Required"),
+}
 
 
 @pytest.mark.controlplane
-def test_api_server_refuses_route_with_unknown_path_type(
-    kube_api: client.ApiClient, namespace: str,
-) -> None:
-    body = copy.deepcopy(GUIDE_HTTPROUTE)
+def test_api_server_accepts_gateway(kube_api: client.ApiClient, namespace: str) -> None:
+    body = copy.deepcopy(GATEWAY)
     body["metadata"]["namespace"] = namespace
-    body["spec"]["rules"][0]["matches"][0]["path"]["type"] = "Prefix"
+    stored = create(kube_api, namespace, GATEWAY_RESOURCE, body)
+    assert stored["spec"]["listeners"][0]["allowedRoutes"] == {"namespaces": {"from": "All"}}
+
+
+@pytest.mark.controlplane
+@pytest.mark.parametrize(("resource", "body", "field", "words"), GATEWAY_REFUSED.values(),
+                         ids=GATEWAY_REFUSED.keys())
+def test_api_server_refuses_gateway_api_object(
+    kube_api: client.ApiClient, namespace: str, resource: tuple[str, str, str],
+    body: dict[str, Any], field: str, words: str,
+) -> None:
+    body = copy.deepcopy(body)
+    body["metadata"]["namespace"] = namespace
     with pytest.raises(ApiException) as refused:
-        create(kube_api, namespace, HTTPROUTE, body)
-    assert refused.value.status == 422
+        create(kube_api, namespace, resource, body)
+    assert_refused(refused.value, field, words)
+
+
+@pytest.mark.controlplane
+def test_gatewayclass_is_cluster_scoped(kube_api: client.ApiClient, namespace: str) -> None:
+    objects = client.CustomObjectsApi(kube_api)
+    name = f"class-{namespace}"
+    body = {
+        "apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass",
+        "metadata": {"name": name}, "spec": {"controllerName": "example.com/gateway"},
+    }
+    stored = objects.create_cluster_custom_object("gateway.networking.k8s.io", "v1",
+                                                  "gatewayclasses", body)
+    try:
+        assert "namespace" not in stored["metadata"]
+        bad = {**body, "metadata": {"name": f"{name}-bad"}, "spec": {"controllerName": "none"}}
+        with pytest.raises(ApiException) as refused:
+            objects.create_cluster_custom_object("gateway.networking.k8s.io", "v1",
+                                                 "gatewayclasses", bad)
+        assert_refused(refused.value, "spec.controllerName", "should match")
+    finally:
+        objects.delete_cluster_custom_object("gateway.networking.k8s.io", "v1",
+                                             "gatewayclasses", name)
 
 
 @pytest.mark.controlplane
@@ -350,8 +446,18 @@ def patch_status(api: client.ApiClient, namespace: str, name: str,
     )
 
 
+def table(api: client.ApiClient, namespace: str, resource: tuple[str, str, str]) -> dict[str, Any]:
+    """List a namespace's objects as the server-side Table kubectl prints."""
+    group, version, plural = resource
+    listed = client.CustomObjectsApi(api).list_namespaced_custom_object(
+        group, version, namespace, plural, _headers={"Accept": TABLE},
+    )
+    assert listed["kind"] == "Table"
+    return listed
+
+
 @pytest.mark.controlplane
-def test_printer_columns(kube_api: client.ApiClient, namespace: str) -> None:
+def test_receiver_printer_columns(kube_api: client.ApiClient, namespace: str) -> None:
     body = receiver("webapp")
     body["metadata"]["namespace"] = namespace
     create(kube_api, namespace, NOTIFICATION, body)
@@ -360,16 +466,26 @@ def test_printer_columns(kube_api: client.ApiClient, namespace: str) -> None:
         "observedGeneration": 1, "webhookPath": path,
         "conditions": [ready_condition("True", f"Receiver initialized for path: {path}")],
     })
-    table = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        *NOTIFICATION[:2], namespace, NOTIFICATION[2], _headers={"Accept": TABLE},
-    )
-    assert table["kind"] == "Table"
-    assert [c["name"].upper() for c in table["columnDefinitions"]] == [
+    listed = table(kube_api, namespace, NOTIFICATION)
+    assert [c["name"].upper() for c in listed["columnDefinitions"]] == [
         "NAME", "AGE", "READY", "STATUS",
     ]
-    [row] = table["rows"]
+    [row] = listed["rows"]
     name, _age, ready, message = row["cells"]
     assert (name, ready, message) == ("webapp", "True", f"Receiver initialized for path: {path}")
+
+
+@pytest.mark.controlplane
+def test_gitrepository_printer_columns(kube_api: client.ApiClient, namespace: str) -> None:
+    body = copy.deepcopy(GUIDE_GITREPOSITORY)
+    body["metadata"]["namespace"] = namespace
+    create(kube_api, namespace, GITREPOSITORY, body)
+    listed = table(kube_api, namespace, GITREPOSITORY)
+    assert [c["name"].upper() for c in listed["columnDefinitions"]] == [
+        "NAME", "URL", "AGE", "READY", "STATUS",
+    ]
+    [row] = listed["rows"]
+    assert row["cells"][:2] == ["webapp", GUIDE_GITREPOSITORY["spec"]["url"]]
 
 
 @pytest.mark.controlplane
@@ -390,5 +506,4 @@ def test_api_server_refuses_malformed_condition(kube_api: client.ApiClient, name
     create(kube_api, namespace, NOTIFICATION, body)
     with pytest.raises(ApiException) as refused:
         patch_status(kube_api, namespace, "webapp", {"conditions": [condition]})
-    assert refused.value.status == 422
-    assert field in [f for f, _ in causes(refused.value)], causes(refused.value)
+    assert_refused(refused.value, field, "")

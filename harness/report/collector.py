@@ -24,7 +24,7 @@ import pytest
 from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
-from harness.report import evidence
+from harness.report import evidence, model
 
 RESULTS_SCHEMA = 1
 
@@ -92,13 +92,13 @@ class ResultsCollector:
         self._finish_step(request.node, "passed")
 
     @pytest.hookimpl
-    def pytest_bdd_step_error(
-        self, request: pytest.FixtureRequest, exception: Exception) -> None:
+    def pytest_bdd_step_error(self, request: pytest.FixtureRequest, exception: Exception) -> None:
         self._finish_step(request.node, "failed", exception)
 
     @pytest.hookimpl
     def pytest_bdd_step_func_lookup_error(
-        self, request: pytest.FixtureRequest, step: Step, exception: Exception) -> None:
+        self, request: pytest.FixtureRequest, step: Step, exception: Exception
+    ) -> None:
         steps = request.node.stash.setdefault(_STEPS_KEY, [])
         steps.append(
             {
@@ -216,7 +216,7 @@ def live_event(record: dict[str, Any]) -> dict[str, Any]:
     """The few fields the CLI prints as a scenario finishes."""
     return {
         "feature": record["feature"],
-        "name": record["name"],
+        "name": model.display_name(record),
         "outcome": record["outcome"],
         "duration": record["duration"],
         "skip_reason": record["skip_reason"],

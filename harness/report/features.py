@@ -27,7 +27,9 @@ def parse_feature(path: Path, base: Path) -> Feature:
     try:
         return FeatureParser(str(base), str(path.relative_to(base))).parse()
     except (GherkinParseError, OSError, UnicodeDecodeError) as exc:
-        raise FeatureFileError(f"{path}: {(str(exc).strip() or type(exc).__name__).splitlines()[0]}") from exc
+        raise FeatureFileError(
+            f"{path}: {(str(exc).strip() or type(exc).__name__).splitlines()[0]}"
+        ) from exc
 
 
 def not_run_results(directory: Path) -> dict[str, Any]:

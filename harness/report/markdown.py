@@ -72,7 +72,12 @@ def _feature(feature: dict[str, Any], scenarios: list[dict[str, Any]]) -> list[s
         for step in scenario["steps"]:
             lines.append(f"- **{step['keyword']}** {step['text']} — _{step['status']}_")
             if step.get("docstring") is not None:
-                lines += ["", "  ```", *("  " + ln for ln in step["docstring"].splitlines()), "  ```"]
+                lines += [
+                    "",
+                    "  ```",
+                    *("  " + ln for ln in step["docstring"].splitlines()),
+                    "  ```",
+                ]
             if step.get("datatable"):
                 lines += ["", *("  | " + " | ".join(row) + " |" for row in step["datatable"][:1])]
                 lines.append("  |" + " --- |" * len(step["datatable"][0]))

@@ -122,8 +122,13 @@ def by_feature(results: dict[str, Any]) -> list[tuple[dict[str, Any], list[dict[
     for scenario in results["scenarios"]:
         features.setdefault(
             scenario["feature_file"],
-            {"file": scenario["feature_file"], "name": scenario["feature"], "description": "",
-             "tags": [], "line": 1},
+            {
+                "file": scenario["feature_file"],
+                "name": scenario["feature"],
+                "description": "",
+                "tags": [],
+                "line": 1,
+            },
         )
     groups = []
     for file in sorted(features):

@@ -7,7 +7,7 @@ hands it the raw request and the data of the Receiver's Secret.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -30,6 +30,23 @@ class WebhookRequest:
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name.lower())
+
+    @classmethod
+    def from_headers(
+        cls,
+        method: str,
+        headers: Mapping[str, str] | Iterable[tuple[str, str]],
+        body: bytes,
+    ) -> WebhookRequest:
+        """Build a request from headers as sent, lower-casing their names.
+
+        When a name repeats, the first value wins (as Go's `Header.Get` does).
+        """
+        pairs = headers.items() if isinstance(headers, Mapping) else headers
+        lowered: dict[str, str] = {}
+        for name, value in pairs:
+            lowered.setdefault(name.lower(), value)
+        return cls(method=method, headers=lowered, body=body)
 
 
 @dataclass(frozen=True)

@@ -54,7 +54,10 @@ class GCRSender:
             raise RefusedRequest("the ID token is malformed") from None
         if header.get("alg") != "RS256":
             raise RefusedRequest("the ID token is not signed with RS256")
-        key = await self._signing_key(header.get("kid"))
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not kid:
+            raise RefusedRequest("the ID token names no signing key (kid)")
+        key = await self._signing_key(kid)
         try:
             claims = jwt.decode(
                 token,
@@ -84,7 +87,7 @@ class GCRSender:
             raise RefusedRequest("the ID token email is not verified")
         return claims
 
-    async def _signing_key(self, kid: Any) -> Any:
+    async def _signing_key(self, kid: str) -> Any:
         try:
             key = _find_key(await self.keys.keys(), kid)
             if key is None:
@@ -96,12 +99,12 @@ class GCRSender:
         return key
 
 
-def _find_key(jwks: Mapping[str, Any], kid: Any) -> Any:
-    """The RSA public key with id `kid` (any RSA key if the token names none), or None."""
+def _find_key(jwks: Mapping[str, Any], kid: str) -> Any:
+    """The RSA public key with id `kid` in a JWKS, or None."""
     for jwk in jwks.get("keys", []):
         if not isinstance(jwk, dict) or jwk.get("kty") != "RSA":
             continue
-        if kid is not None and jwk.get("kid") != kid:
+        if jwk.get("kid") != kid:
             continue
         try:
             return jwt.PyJWK(jwk, algorithm="RS256").key

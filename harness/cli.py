@@ -1,0 +1,343 @@
+"""``receiver-conformance``: run the suite, list its scenarios, render the guide."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+from harness.paths import FEATURES, REPO_ROOT
+from harness.report import model, write_reports
+from harness.report.features import FeatureFileError, not_run_results
+from harness.report.html import render_html
+from harness.report.preflight import Unreachable, check_external
+from harness.report.runner import RunRequest, run_metadata, run_pytest
+
+EXIT_OK = 0
+EXIT_NOT_PASSED = 1
+EXIT_USAGE = 2
+
+_LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error message (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        message = " ".join(message.split())
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="receiver-conformance",
+        description="Conformance suite for Flux webhook receivers (the 'Setup Webhook "
+        "Receivers' guide, executable).",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_run_command(commands)
+    _add_list_command(commands)
+    _add_docs_command(commands)
+    _add_cluster_commands(commands)
+    return parser
+
+
+def _add_run_command(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run",
+        help="run the scenarios against a target and write the reports",
+        description="Run the scenarios and write junit.xml, cucumber.json, results.json, "
+        "conformance-report.yaml, report.md and report.html. Exit status: 0 when every "
+        "selected scenario passed or was skipped for a missing capability and at least one "
+        "passed; 1 otherwise; 2 on bad usage or an unreachable target.",
+    )
+    run.add_argument(
+        "--target",
+        choices=("embedded", "kind", "external"),
+        default="embedded",
+        help="where the receiver runs (default: embedded)",
+    )
+    run.add_argument(
+        "--profile",
+        choices=("core", "extended", "all"),
+        default="core",
+        help="core: @core only; extended: @core and @extended; all: every scenario (default: core)",
+    )
+    run.add_argument(
+        "--tags",
+        metavar="EXPR",
+        help="extra pytest marker expression over the tags, e.g. 'not cap-traffic'",
+    )
+    run.add_argument(
+        "--report-dir",
+        type=Path,
+        default=Path("conformance-report"),
+        help="where the reports go (default: ./conformance-report)",
+    )
+    run.add_argument(
+        "--implementation",
+        metavar="NAME",
+        help="the receiver under test, as ORGANIZATION/PROJECT or PROJECT",
+    )
+    run.add_argument("--implementation-version", metavar="V", help="its version")
+    run.add_argument("--implementation-url", metavar="URL", help="its home page")
+    run.add_argument(
+        "--kubeconfig",
+        type=Path,
+        help="external: kubeconfig of the cluster the receiver watches (default: $KUBECONFIG)",
+    )
+    run.add_argument(
+        "--receiver-url",
+        metavar="URL",
+        help="external: base URL of the receiver; hook paths are appended",
+    )
+    run.add_argument(
+        "--namespace", metavar="N", help="external: a namespace to work in instead of fresh ones"
+    )
+    run.add_argument(
+        "--fail-on-skip", action="store_true", help="exit 1 when any selected scenario was skipped"
+    )
+    run.add_argument("--steps", type=Path, default=REPO_ROOT / "steps", help=argparse.SUPPRESS)
+    run.set_defaults(handler=command_run)
+
+
+def _add_list_command(commands: argparse._SubParsersAction) -> None:
+    listing = commands.add_parser(
+        "list",
+        help="list features, scenarios, tags and capabilities",
+        description="List the features and their scenarios with tags and needed capabilities.",
+    )
+    listing.add_argument(
+        "--features",
+        type=Path,
+        default=FEATURES,
+        help="directory of .feature files (default: the suite's)",
+    )
+    listing.set_defaults(handler=command_list)
+
+
+def _add_docs_command(commands: argparse._SubParsersAction) -> None:
+    docs = commands.add_parser(
+        "docs",
+        help="render the guide as HTML without running it",
+        description="Render the features as the HTML report, every step shown as not run.",
+    )
+    docs.add_argument(
+        "--out",
+        type=Path,
+        default=Path("conformance-guide.html"),
+        help="output file (default: ./conformance-guide.html)",
+    )
+    docs.add_argument(
+        "--features",
+        type=Path,
+        default=FEATURES,
+        help="directory of .feature files (default: the suite's)",
+    )
+    docs.set_defaults(handler=command_docs)
+
+
+def _add_cluster_commands(commands: argparse._SubParsersAction) -> None:
+    """`cluster up|down|env`: the embedded control plane, kept running between commands."""
+    cluster = commands.add_parser(
+        "cluster",
+        help="start, stop or describe the embedded control plane",
+        description="Manage the embedded kube-apiserver + etcd outside a run.",
+    )
+    actions = cluster.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in (
+        ("up", "start the control plane and print how to reach it"),
+        ("down", "stop the control plane"),
+        ("env", "print the environment (KUBECONFIG) for the running control plane"),
+    ):
+        sub = actions.add_parser(action, help=text, description=text)
+        sub.set_defaults(handler=command_cluster)
+
+
+def command_run(args: argparse.Namespace) -> int:
+    kubeconfig = args.kubeconfig
+    if kubeconfig is None and args.target == "external" and os.environ.get("KUBECONFIG"):
+        kubeconfig = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
+    if args.target == "external":
+        try:
+            check_external(kubeconfig, args.receiver_url)
+        except Unreachable as exc:
+            return _fail(EXIT_USAGE, str(exc))
+    if not args.steps.is_dir():
+        return _fail(EXIT_USAGE, f"steps directory not found: {args.steps}")
+    report_dir = args.report_dir.resolve()
+    request = RunRequest(
+        target=args.target,
+        profile=args.profile,
+        tags=args.tags,
+        report_dir=report_dir,
+        steps_dir=args.steps.resolve(),
+        kubeconfig=kubeconfig.resolve() if kubeconfig else None,
+        receiver_url=args.receiver_url,
+        namespace=args.namespace,
+        implementation=_implementation(args),
+    )
+    started = datetime.now(UTC)
+    print(
+        f"receiver-conformance: target {args.target}, profile {args.profile}"
+        + (f", tags {args.tags}" if args.tags else ""),
+        flush=True,
+    )
+    try:
+        outcome = run_pytest(request, _print_scenario)
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
+    if not outcome.results.is_file():
+        _print_log_tail(outcome.log)
+        return _fail(
+            EXIT_USAGE,
+            f"pytest ended ({outcome.pytest_exit_status}) without results; see {outcome.log}",
+        )
+    try:
+        results = model.load_results(outcome.results)
+    except model.ResultsError as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    results["run"] = run_metadata(request, started, outcome.wall_time)
+    write_reports(results, report_dir)
+    counts = model.count(results["scenarios"])
+    _print_summary(results, counts, outcome.wall_time, report_dir)
+    if outcome.pytest_exit_status in (3, 4):  # pytest internal or usage error
+        _print_log_tail(outcome.log)
+        print(f"pytest could not run the suite; see {outcome.log}", file=sys.stderr)
+        print(counts.line())
+        return EXIT_USAGE
+    if outcome.pytest_exit_status == 2:
+        print(f"pytest was interrupted (collection errors?); see {outcome.log}", file=sys.stderr)
+    print(counts.line())
+    if counts.total == 0:
+        print("no scenario selected", file=sys.stderr)
+        return EXIT_NOT_PASSED
+    passed = (
+        counts.failed == 0
+        and counts.passed > 0
+        and outcome.pytest_exit_status in (0, 5)
+        and not (args.fail_on_skip and counts.skipped)
+    )
+    return EXIT_OK if passed else EXIT_NOT_PASSED
+
+
+def command_list(args: argparse.Namespace) -> int:
+    try:
+        results = not_run_results(args.features)
+    except FeatureFileError as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    needed: set[str] = set()
+    for feature, scenarios in model.by_feature(results):
+        print(f"{feature['name']}  ({feature['file']})")
+        for scenario in scenarios:
+            needed.update(model.capabilities_of(scenario))
+            tags = " ".join(f"@{tag}" for tag in scenario["tags"])
+            print(f"  - {scenario['name']}  [{tags}]")
+        print()
+    counts = model.count(results["scenarios"])
+    profiles = ", ".join(
+        f"{name} {len(members)}" for name, members in model.by_profile(results["scenarios"]).items()
+    )
+    print(
+        f"{len(results['features'])} features, {counts.total} scenarios"
+        + (f" ({profiles})" if profiles else "")
+    )
+    print(f"capabilities needed: {', '.join(sorted(needed)) or 'none'}")
+    return EXIT_OK
+
+
+def command_docs(args: argparse.Namespace) -> int:
+    try:
+        results = not_run_results(args.features)
+    except FeatureFileError as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(
+            render_html(results, title="Setup Webhook Receivers, executable"), encoding="utf-8"
+        )
+    except OSError as exc:
+        return _fail(EXIT_USAGE, f"cannot write {args.out}: {exc.strerror or exc}")
+    print(f"wrote {args.out} ({len(results['scenarios'])} scenarios, not run)")
+    return EXIT_OK
+
+
+def command_cluster(args: argparse.Namespace) -> int:
+    try:
+        from harness import controlplane
+
+        action = getattr(controlplane, f"cluster_{args.action}")
+    except (ImportError, AttributeError) as exc:
+        return _fail(EXIT_USAGE, f"cluster {args.action} is not available: {exc}")
+    output = action()
+    if output:
+        print(output)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+def _implementation(args: argparse.Namespace) -> dict[str, str]:
+    impl: dict[str, str] = {}
+    if args.implementation:
+        organization, _, project = args.implementation.rpartition("/")
+        if organization:
+            impl["organization"] = organization
+        impl["project"] = project
+    if args.implementation_version:
+        impl["version"] = args.implementation_version
+    if args.implementation_url:
+        impl["url"] = args.implementation_url
+    return impl
+
+
+def _print_scenario(event: dict[str, Any]) -> None:
+    label = _LABELS.get(event.get("outcome", ""), "????")
+    name = f"{event.get('feature', '?')}: {event.get('name', '?')}"
+    line = f"{label:<5} {name}  ({model.seconds(event.get('duration'))})"
+    if event.get("outcome") == "skipped" and event.get("skip_reason"):
+        line += f"  — {event['skip_reason']}"
+    print(line, flush=True)
+    if event.get("outcome") == "failed" and event.get("error"):
+        print(f"      {' '.join(str(event['error']).split())[:300]}", flush=True)
+
+
+def _print_summary(
+    results: dict[str, Any], counts: model.Counts, wall_time: float, report_dir: Path
+) -> None:
+    print()
+    print(
+        f"{counts.total} scenarios in {model.seconds(wall_time)}: "
+        f"result {model.result_of(counts).upper()}"
+    )
+    for name, members in model.by_profile(results["scenarios"]).items():
+        c = model.count(members)
+        print(f"  {name:<9} {model.result_of(c):<8} {c.line()}")
+    print(
+        f"reports: {report_dir}/report.html (also report.md, conformance-report.yaml, "
+        "results.json, junit.xml, cucumber.json)"
+    )
+
+
+def _print_log_tail(log: Path, lines: int = 15) -> None:
+    try:
+        tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    except OSError:
+        return
+    for line in tail:
+        print(f"  | {line}", file=sys.stderr)
+
+
+def _fail(status: int, message: str) -> int:
+    print(f"receiver-conformance: error: {' '.join(message.split())}", file=sys.stderr)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,241 @@
+"""The webhook HTTP server: every path under /hook/ goes to one handler.
+
+Order of checks: body over the limit → 413, unknown path → 404, suspended or not
+Ready → 503, the sender type's validation or spec.events refuses → 400, every
+resource annotated → 200, any annotation failed → 500.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+from reference import api
+from reference.annotate import Annotator
+from reference.index import Index
+from reference.metrics import Metrics
+from reference.senders.base import RefusedRequest, Sender, UnsupportedType, WebhookRequest
+
+log = logging.getLogger("reference.server")
+
+SenderFactory = Callable[[str], Sender]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Flux's limits; tests shorten the timeouts."""
+
+    max_body_bytes: int = 3 * 1024 * 1024
+    max_header_bytes: int = 256 * 1024
+    header_timeout: float = 10.0
+    read_timeout: float = 30.0
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class TimedRequestHandler(RequestHandler):
+    """aiohttp's protocol plus a deadline on reading request headers.
+
+    The connection is closed when a request's headers have not all arrived
+    `header_timeout` seconds after the connection opened or the request's first byte.
+    """
+
+    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.header_timeout = header_timeout
+        self.request_started = 0.0
+        self._awaiting_headers = True
+        self._header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._start_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        if self._awaiting_headers and self._header_timer is None:
+            self._start_header_timer()
+        before = self._request_count
+        super().data_received(data)
+        if self._request_count > before and self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+            self._awaiting_headers = False
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        super().connection_lost(exc)
+
+    def body_read(self) -> None:
+        """The current request's body is in: the next bytes start a new request."""
+        self._awaiting_headers = True
+
+    def _start_header_timer(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.request_started = loop.time()
+        self._header_timer = loop.call_later(self.header_timeout, self._headers_timed_out)
+
+    def _headers_timed_out(self) -> None:
+        self._header_timer = None
+        log.info("closing a connection: request headers not received in %ss", self.header_timeout)
+        if self.transport is not None:
+            self.transport.close()
+
+
+class _Server(web.Server):
+    """web.Server that builds TimedRequestHandler protocols."""
+
+    def __init__(self, handler: Any, *, header_timeout: float, **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self._header_timeout = header_timeout
+
+    def __call__(self) -> RequestHandler:
+        return TimedRequestHandler(
+            self, loop=self._loop, header_timeout=self._header_timeout, **self._kwargs
+        )
+
+
+class ReceiverServer:
+    """Answers webhook requests from the index, and annotates through the annotator."""
+
+    def __init__(
+        self,
+        index: Index,
+        senders: SenderFactory,
+        annotator: Annotator,
+        metrics: Metrics | None = None,
+        limits: Limits | None = None,
+    ) -> None:
+        self.index = index
+        self.senders = senders
+        self.annotator = annotator
+        self.metrics = metrics or Metrics()
+        self.limits = limits or Limits()
+        self._runner: web.ServerRunner | None = None
+
+    async def start(self, host: str, port: int) -> tuple[str, int]:
+        """Listen on host:port (port 0 picks a free one); return the bound address."""
+        server = _Server(
+            self.handle,
+            header_timeout=self.limits.header_timeout,
+            max_line_size=self.limits.max_header_bytes,
+            max_field_size=self.limits.max_header_bytes,
+            keepalive_timeout=self.limits.read_timeout,
+        )
+        self._runner = web.ServerRunner(server, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host or None, port, reuse_address=True)
+        await site.start()
+        sockets = site._server.sockets if site._server else ()  # type: ignore[union-attr]
+        bound = sockets[0].getsockname()
+        return bound[0], bound[1]
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        receiver_type = "unknown"
+        try:
+            status, receiver_type = await self._handle(request)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("unexpected error handling a webhook request")
+            status = 500
+        self.metrics.observe_request(receiver_type, status, loop.time() - started)
+        response = web.Response(status=status)
+        if status in (400, 413):
+            response.force_close()
+        return response
+
+    async def _handle(self, request: web.BaseRequest) -> tuple[int, str]:
+        path = request.raw_path
+        try:
+            body = await self._read_body(request)
+        except _BodyTooLarge:
+            log.info("request to %s refused: body over %d bytes",
+                     api.short_path(path), self.limits.max_body_bytes)
+            return 413, "unknown"
+        except TimeoutError:
+            log.info("request to %s refused: body not received in time", api.short_path(path))
+            return 400, "unknown"
+        except Exception as exc:
+            log.info("request to %s refused: reading the body failed: %s",
+                     api.short_path(path), type(exc).__name__)
+            return 400, "unknown"
+
+        receiver = self.index.by_path(path) if path.startswith(api.HOOK_PREFIX) else None
+        if receiver is None:
+            return 404, "unknown"
+        where = {"receiver": receiver.key, "path": api.short_path(path)}
+        if receiver.suspend or not receiver.ready:
+            log.info("receiver %s is %s", receiver.key,
+                     "suspended" if receiver.suspend else "not ready", extra=where)
+            return 503, receiver.type
+
+        hook_request = WebhookRequest(
+            method=request.method, headers=_lower_headers(request), body=body
+        )
+        try:
+            sender = self.senders(receiver.type)
+            secret = self.index.secret_for(receiver)
+            if secret is None:
+                raise RefusedRequest(f"unable to read secret of receiver {receiver.key}")
+            event = await sender.validate(hook_request, secret)
+        except (RefusedRequest, UnsupportedType) as exc:
+            log.info("receiver %s refused a request: %s", receiver.key, exc, extra=where)
+            return 400, receiver.type
+        except Exception:
+            log.exception("receiver %s: validating a request failed", receiver.key, extra=where)
+            return 400, receiver.type
+        if not receiver.accepts_event(event.name):
+            log.info("receiver %s refused event %r: not in spec.events",
+                     receiver.key, event.name, extra=where)
+            return 400, receiver.type
+
+        errors = await self.annotator.annotate(receiver, hook_request)
+        for error in errors:
+            log.error("receiver %s: %s", receiver.key, error, extra=where)
+        return (500 if errors else 200), receiver.type
+
+    async def _read_body(self, request: web.BaseRequest) -> bytes:
+        limit = self.limits.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise _BodyTooLarge
+        protocol = request.protocol
+        loop = asyncio.get_running_loop()
+        started = getattr(protocol, "request_started", 0.0) or loop.time()
+        chunks: list[bytes] = []
+        size = 0
+        async with asyncio.timeout_at(started + self.limits.read_timeout):
+            while True:
+                chunk = await request.content.read(64 * 1024)
+                if not chunk:
+                    break
+                size += len(chunk)
+                if size > limit:
+                    raise _BodyTooLarge
+                chunks.append(chunk)
+        if isinstance(protocol, TimedRequestHandler):
+            protocol.body_read()
+        return b"".join(chunks)
+
+
+def _lower_headers(request: web.BaseRequest) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        headers.setdefault(name.lower(), value)
+    return headers
