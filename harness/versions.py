@@ -6,3 +6,21 @@ KUBERNETES = "v1.37.2"
 KUBERNETES_STAGING = "v0" + KUBERNETES[2:]
 # The etcd release that Kubernetes KUBERNETES requires.
 ETCD = "v3.7.0"
+
+# --- the kind target (harness/targets/kind.py, ci/kind/, ci/github/)
+# kind release and the node image it was released with (tag and digest from that release).
+KIND = "v0.32.0"
+KIND_NODE_IMAGE = (
+    "kindest/node:v1.36.1"
+    "@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
+)
+# LoadBalancer addresses for kind, run as a container next to the cluster.
+CLOUD_PROVIDER_KIND = "v0.11.1"
+CLOUD_PROVIDER_KIND_IMAGE = (
+    "registry.k8s.io/cloud-provider-kind/cloud-controller-manager:" + CLOUD_PROVIDER_KIND
+)
+# In-cluster Ingress controller (its kind provider manifest) and Gateway API implementation.
+INGRESS_NGINX = "controller-v1.12.1"
+ENVOY_GATEWAY = "v1.9.1"
+# Flux, when the kind target runs Flux's own notification-controller instead of the reference.
+FLUX = "v2.9.5"

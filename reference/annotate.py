@@ -155,7 +155,9 @@ class KubeAnnotator:
             try:
                 found = await self._kube.get(f"{base}/{ref.name}")
             except KubeError as exc:
-                raise AnnotationError(f"unable to read {ref.kind} {namespace}/{ref.name}: {exc}")
+                raise AnnotationError(
+                    f"unable to read {ref.kind} {namespace}/{ref.name}: {exc}"
+                ) from None
             obj = {"apiVersion": api_version, "kind": ref.kind, "metadata": found["metadata"]}
         else:
             obj = {"apiVersion": api_version, "kind": ref.kind,

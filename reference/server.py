@@ -130,8 +130,9 @@ class ReceiverServer:
             max_line_size=self.limits.max_header_bytes,
             max_field_size=self.limits.max_header_bytes,
             keepalive_timeout=self.limits.read_timeout,
+            lingering_time=1.0,
         )
-        self._runner = web.ServerRunner(server, handle_signals=False)
+        self._runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=5.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host or None, port, reuse_address=True)
         await site.start()
