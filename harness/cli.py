@@ -52,7 +52,8 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         description="Run the scenarios and write junit.xml, cucumber.json, results.json, "
         "conformance-report.yaml, report.md and report.html. Exit status: 0 when every "
         "selected scenario passed or was skipped for a missing capability and at least one "
-        "passed; 1 otherwise; 2 on bad usage or an unreachable target.",
+        "passed; 1 otherwise; 2 on bad usage or an unreachable target. Arguments after "
+        "'--' go to pytest unchanged (e.g. -- --implementation=flux for the kind target).",
     )
     run.add_argument(
         "--target",
@@ -179,6 +180,7 @@ def command_run(args: argparse.Namespace) -> int:
         receiver_url=args.receiver_url,
         namespace=args.namespace,
         implementation=_implementation(args),
+        pytest_args=args.pytest_args,
     )
     started = datetime.now(UTC)
     print(
@@ -279,7 +281,14 @@ def command_cluster(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Entry point; in `run`, arguments after `--` go to pytest unchanged."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    pytest_args: list[str] = []
+    if "--" in argv:
+        at = argv.index("--")
+        argv, pytest_args = argv[:at], argv[at + 1 :]
     args = build_parser().parse_args(argv)
+    args.pytest_args = pytest_args
     return args.handler(args)
 
 

@@ -42,7 +42,7 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class DirectionVerdict:
-    """What the policies say about one direction (the source's egress or the destination's ingress)."""
+    """What the policies say about the source's egress or the destination's ingress."""
 
     direction: Direction
     isolated: bool  # some policy selects the pod for this direction
@@ -121,10 +121,8 @@ def selector_matches(selector: Mapping[str, Any] | None, labels: Mapping[str, st
     for k, v in (selector.get("matchLabels") or {}).items():
         if labels.get(k) != v:
             return False
-    for expr in selector.get("matchExpressions") or []:
-        if not _expression_matches(expr, labels):
-            return False
-    return True
+    expressions = selector.get("matchExpressions") or []
+    return all(_expression_matches(expr, labels) for expr in expressions)
 
 
 @dataclass(frozen=True)
@@ -137,7 +135,10 @@ class _Connection:
 
 
 def _evaluate(
-    policies: list[Mapping[str, Any]], direction: Direction, pod: Mapping[str, Any], conn: _Connection
+    policies: list[Mapping[str, Any]],
+    direction: Direction,
+    pod: Mapping[str, Any],
+    conn: _Connection,
 ) -> DirectionVerdict:
     if _namespace(pod) is None:  # outside the cluster: nothing isolates it
         return DirectionVerdict(direction, isolated=False, allowed=True)

@@ -210,7 +210,8 @@ def resolve_ingress(objects: Objects, namespace: str, name: str, host: str, path
             ptype, ppath = p.get("pathType"), p.get("path") or "/"
             if ptype not in ("Exact", "Prefix", "ImplementationSpecific"):
                 raise RouteError(f"Ingress {namespace}/{name}: unknown pathType {ptype!r}")
-            if ptype == "Exact" and path == ppath or ptype != "Exact" and _prefix(ppath, path):
+            bare = path.split("?")[0]
+            if bare == ppath if ptype == "Exact" else _prefix(ppath, bare):
                 # longest path first; Exact wins over Prefix at equal length
                 candidates.append((len(ppath), ptype == "Exact", p["backend"], f"{ptype} {ppath}"))
                 rule_host = rule.get("host") or "*"
@@ -350,7 +351,9 @@ def _backend(
         raise RouteError(f"HTTPRoute {route_ns}/{route_name}: no ReferenceGrant in {ns} "
                          f"lets it reach Service {ref['name']}")
     if "port" not in ref:
-        raise RouteError(f"HTTPRoute {route_ns}/{route_name}: backendRef {ref['name']} needs a port")
+        raise RouteError(
+            f"HTTPRoute {route_ns}/{route_name}: backendRef {ref['name']} needs a port"
+        )
     return resolve_service(objects, ns, ref["name"], ref["port"], hops)
 
 

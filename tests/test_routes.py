@@ -79,7 +79,8 @@ def ingress_objects(paths: list[dict], host: str | None = HOST, default=None) ->
     items.append({"kind": "Ingress", "metadata": {"name": "webhook-receiver",
                                                   "namespace": "flux-system"}, "spec": spec})
     items.append({"kind": "Service", "metadata": {"name": "other", "namespace": "flux-system"},
-                  "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8000}]}})
+                  "spec": {"selector": {"app": "web"},
+                           "ports": [{"port": 80, "targetPort": 8000}]}})
     return items
 
 
@@ -107,8 +108,9 @@ RESOLVES = [
      lambda o: resolve_ingress(o, "flux-system", "webhook-receiver", HOST, HOOK),
      "notification-controller-abc", 9292, ["Ingress", "Service"]),
     ("ingress-host-case-and-port", guide_objects(),
-     lambda o: resolve_ingress(o, "flux-system", "webhook-receiver", "Webhook-Receiver.example.com:80",
-                               HOOK), "notification-controller-abc", 9292, ["Ingress", "Service"]),
+     lambda o: resolve_ingress(o, "flux-system", "webhook-receiver",
+                               "Webhook-Receiver.example.com:80", HOOK),
+     "notification-controller-abc", 9292, ["Ingress", "Service"]),
     ("ingress-wildcard-host", ingress_objects([path("/")], host="*.example.com"),
      lambda o: resolve_ingress(o, "flux-system", "webhook-receiver", HOST, HOOK),
      "notification-controller-abc", 9292, ["Ingress", "Service"]),

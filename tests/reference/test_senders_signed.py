@@ -81,7 +81,8 @@ GITHUB_STYLE = [("github", "X-GitHub-Event", "push"),
          "X-Hub-Signature": sign(BODY, "sha1")},
     ],
     ids=["sha256", "charset", "lower-case-names", "upper-case-names", "legacy-sha1",
-         "sha512-prefix", "upper-case-hex", "sha1-in-sha256-header", "sha256-preferred", "empty-sha256-falls-back"],
+         "sha512-prefix", "upper-case-hex", "sha1-in-sha256-header", "sha256-preferred",
+         "empty-sha256-falls-back"],
 )
 async def test_github_style_accepts(receiver_type: str, event_header: str, event: str,
                                     headers: dict[str, str]) -> None:

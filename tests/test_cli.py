@@ -1,0 +1,377 @@
+"""The receiver-conformance command line: usage errors, preflight, list, docs, and a real run."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import yaml
+
+from harness.cli import main
+from harness.paths import FEATURES, REPO_ROOT
+from harness.report.runner import marker_expression
+
+CLI = [sys.executable, "-m", "harness.cli"]
+
+FEATURE = """\
+Feature: GitHub receiver
+  A signed push from GitHub makes Flux fetch the repository at once.
+
+  @core @cap-api
+  Scenario: a signed push annotates the GitRepository
+    Given a Receiver of type github
+      \"\"\"
+      kind: Receiver
+      \"\"\"
+    When GitHub sends a signed push
+    Then the GitRepository is annotated
+
+  @core @cap-api
+  Scenario: a bad signature is refused
+    Given a Receiver of type github
+    When GitHub sends a push signed with the wrong token
+    Then the receiver answers 400
+
+  @extended @cap-traffic
+  Scenario: the push travels through the Ingress
+    Given a Receiver of type github
+    When GitHub sends a signed push
+    Then the GitRepository is annotated
+
+  @core
+  Scenario Outline: events outside spec.events are refused
+    Given a Receiver of type github
+    Then the receiver answers <status> to <event>
+
+    Examples:
+      | event   | status |
+      | ping    | 400    |
+      | release | 400    |
+"""
+
+STEPS = """\
+from pytest_bdd import given, parsers, scenarios, then, when
+
+from harness.report.evidence import attach
+
+scenarios("github.feature")
+
+
+@given(parsers.parse("a Receiver of type {kind}"))
+def receiver(kind):
+    pass
+
+
+@when("GitHub sends a signed push")
+def push():
+    pass
+
+
+@when("GitHub sends a push signed with the wrong token")
+def bad_push(request):
+    attach(request, "the request sent", {"path": "/hook/" + "a" * 64, "X-Hub-Signature-256": "sha256=" + "f" * 64})
+
+
+@then("the GitRepository is annotated")
+def annotated():
+    pass
+
+
+@then(parsers.parse("the receiver answers {status:d}"))
+@then(parsers.parse("the receiver answers {status:d} to {event}"))
+def answers(request, status, event="push"):
+    got = 400 if event == "ping" else 200
+    attach(request, "the response observed", f"HTTP {got}")
+    assert got == status, f"expected {status}, got {got}"
+"""
+
+# Stands in for the lead's target plugin (not loaded: this suite has its own pytest.ini).
+CONFTEST = """\
+import pytest
+
+def pytest_addoption(parser):
+    for name in ("--target", "--kubeconfig", "--receiver-url", "--work-namespace"):
+        parser.addoption(name)
+
+def pytest_runtest_setup(item):
+    if item.get_closest_marker("cap-traffic"):
+        pytest.skip(f"target {item.config.getoption('--target')} lacks traffic")
+"""
+
+PYTEST_INI = """\
+[pytest]
+bdd_features_base_dir = features/
+markers =
+    core
+    extended
+    cap-api
+    cap-traffic
+"""
+
+
+@pytest.fixture
+def suite(tmp_path: Path) -> Path:
+    """A tiny suite laid out like the real one: features/ and a steps module."""
+    root = tmp_path / "suite"
+    (root / "features").mkdir(parents=True)
+    (root / "features" / "github.feature").write_text(FEATURE)
+    (root / "test_github.py").write_text(STEPS)
+    (root / "conftest.py").write_text(CONFTEST)
+    (root / "pytest.ini").write_text(PYTEST_INI)
+    return root
+
+
+def one_line_error(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    assert "error:" in lines[0]
+    return lines[0]
+
+
+# --- usage ---
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["list"], ["docs"], ["cluster"]])
+def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--help"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: receiver-conformance")
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["run", "--bogus"], "unrecognized arguments: --bogus"),
+        (["run", "--target", "nowhere"], "invalid choice: 'nowhere'"),
+        (["run", "--profile"], "expected one argument"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        ([], "the following arguments are required: COMMAND"),
+        (["list", "--features"], "expected one argument"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_2(argv: list[str], says: str) -> None:
+    done = subprocess.run([*CLI, *argv], capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 2
+    assert says in one_line_error(done.stderr)
+    assert done.stdout == ""
+
+
+# --- preflight of an external target ---
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def kubeconfig_for(server: str, path: Path) -> Path:
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": server}}],
+                "users": [{"name": "u", "user": {"token": "not-a-secret"}}],
+                "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "x",
+            }
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "says"),
+    [
+        ("missing", "cannot be read"),
+        ("not-yaml", "is not a kubeconfig file"),
+        ("no-context", "is not usable"),
+        ("api-down", "is unreachable"),
+        ("no-url", "needs --receiver-url"),
+    ],
+)
+def test_unreachable_external_target_is_one_line_and_exit_2(
+    case: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    if case == "not-yaml":
+        kubeconfig.write_text("just words")
+    elif case == "no-context":
+        kubeconfig.write_text("apiVersion: v1\nkind: Config\nclusters: []\n")
+    elif case in ("api-down", "no-url"):
+        kubeconfig_for(f"https://127.0.0.1:{closed_port()}", kubeconfig)
+    argv = ["run", "--target", "external", "--kubeconfig", str(kubeconfig)]
+    if case != "no-url":
+        argv += ["--receiver-url", f"http://127.0.0.1:{closed_port()}"]
+    argv += ["--report-dir", str(tmp_path / "out")]
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert says in one_line_error(captured.err)
+    assert not (tmp_path / "out").exists()  # nothing ran
+
+
+@pytest.mark.controlplane
+def test_unreachable_receiver_url_with_a_live_api_is_exit_2(
+    control_plane, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["run", "--target", "external", "--kubeconfig", str(control_plane.kubeconfig),
+            "--receiver-url", f"http://127.0.0.1:{closed_port()}",
+            "--report-dir", str(tmp_path / "out")]  # fmt: skip
+    assert main(argv) == 2
+    assert "receiver URL" in one_line_error(capsys.readouterr().err)
+
+
+# --- list and docs ---
+
+
+def test_list_prints_features_scenarios_tags_and_capabilities(
+    suite: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["list", "--features", str(suite / "features")]) == 0
+    out = capsys.readouterr().out
+    assert "GitHub receiver  (features/github.feature)" in out
+    assert "  - a bad signature is refused  [@cap-api @core]" in out
+    assert "  - the push travels through the Ingress  [@cap-traffic @extended]" in out
+    assert "1 features, 4 scenarios (core 3, extended 1)" in out
+    assert "capabilities needed: api, traffic" in out
+
+
+def test_list_refuses_a_broken_feature_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    (tmp_path / "bad.feature").write_text("Feature: x\n  Scenario: y\n    Banana z\n")
+    assert main(["list", "--features", str(tmp_path)]) == 2
+    assert "bad.feature" in one_line_error(capsys.readouterr().err)
+
+
+@pytest.mark.skipif(not any(FEATURES.glob("*.feature")), reason="no features in features/ yet")
+def test_list_on_the_real_features(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    assert "scenarios" in out.splitlines()[-2]
+
+
+def test_docs_renders_the_guide_not_run(suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "guide" / "index.html"
+    assert main(["docs", "--features", str(suite / "features"), "--out", str(out)]) == 0
+    page = out.read_text()
+    assert page.count('class="scenario not-run"') == 4
+    assert page.count('class="st not-run"') == 11
+    assert "<pre>kind: Receiver</pre>" in page
+    assert "<th>event</th><th>status</th>" in page  # the outline's examples
+
+
+# --- a real run of a tiny suite through pytest ---
+
+
+@pytest.mark.parametrize(
+    ("profile", "tags", "expression"),
+    [
+        ("core", None, "core"),
+        ("extended", None, "core or extended"),
+        ("all", None, None),
+        ("all", "not cap-traffic", "not cap-traffic"),
+        ("core", "cap-api", "(core) and (cap-api)"),
+    ],
+)
+def test_marker_expression(profile: str, tags: str | None, expression: str | None) -> None:
+    assert marker_expression(profile, tags) == expression
+
+
+def run_cli(suite: Path, out: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "run", "--steps", str(suite), "--report-dir", str(out), *extra],
+        capture_output=True, text=True, cwd=REPO_ROOT, timeout=120,
+    )  # fmt: skip
+
+
+def test_run_reports_every_scenario_and_fails_on_a_failure(suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    done = run_cli(suite, out, "--profile", "all", "--implementation", "acme/hooks",
+                   "--implementation-version", "1.2.3")  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[-1] == "2 passed, 2 failed, 1 skipped"
+    live = [line for line in lines if line[:4] in ("PASS", "FAIL", "SKIP")]
+    assert len(live) == 5
+    assert any(
+        line.startswith("PASS  GitHub receiver: a signed push annotates the GitRepository  (")
+        for line in live
+    )
+    assert "SKIP  GitHub receiver: the push travels through the Ingress" in done.stdout
+    assert "lacks traffic" in done.stdout
+    assert "FAIL  GitHub receiver: events outside spec.events are refused [event=release" in (
+        done.stdout
+    )
+    expected = ["conformance-report.yaml", "cucumber.json", "junit.xml", "pytest.log",
+                "report.html", "report.md", "results.json"]  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == expected
+
+    results = json.loads((out / "results.json").read_text())
+    by_name = {(s["name"], s["example"].get("event")): s for s in results["scenarios"]}
+    refused = by_name[("a bad signature is refused", None)]
+    assert refused["outcome"] == "failed"
+    assert [s["status"] for s in refused["steps"]] == ["passed", "passed", "failed"]
+    assert [e["title"] for e in refused["evidence"]] == ["the request sent", "the response observed"]
+    assert refused["evidence"][0]["body"]["path"] == "/hook/aaaaaaaa…"  # masked
+    skipped = by_name[("the push travels through the Ingress", None)]
+    assert skipped["skip_reason"] == "target embedded lacks traffic"
+    assert by_name[("events outside spec.events are refused", "ping")]["outcome"] == "passed"
+    assert by_name[("a signed push annotates the GitRepository", None)]["evidence"] == []
+
+    report = yaml.safe_load((out / "conformance-report.yaml").read_text())
+    assert report["implementation"] == {"organization": "acme", "project": "hooks",
+                                        "version": "1.2.3"}  # fmt: skip
+    assert report["statistics"] == {"passed": 2, "failed": 2, "skipped": 1}
+    assert report["skippedScenarios"][0]["reason"] == "target embedded lacks traffic"
+    cucumber = json.loads((out / "cucumber.json").read_text())
+    assert cucumber[0]["name"] == "GitHub receiver"
+    junit = ET.parse(out / "junit.xml").getroot()
+    assert junit.find("testsuite").get("tests") == "5"
+
+
+def test_run_passes_when_everything_selected_passes_or_lacks_a_capability(
+    suite: Path, tmp_path: Path
+) -> None:
+    done = run_cli(suite, tmp_path / "out", "--profile", "all", "--tags",
+                   "not (cap-api and core) and not release")  # fmt: skip
+    # selects: the Ingress scenario (skipped) and the two outline rows; 'release' fails
+    assert done.returncode == 1
+    done = run_cli(suite, tmp_path / "out", "--profile", "extended", "--tags", "cap-traffic or ping")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines()[-1] == "1 passed, 0 failed, 1 skipped"
+    strict = run_cli(suite, tmp_path / "out", "--profile", "extended", "--tags",
+                     "cap-traffic or ping", "--fail-on-skip")  # fmt: skip
+    assert strict.returncode == 1
+
+
+def test_run_with_nothing_selected_fails(suite: Path, tmp_path: Path) -> None:
+    done = run_cli(suite, tmp_path / "out", "--tags", "no_such_tag")
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[-1] == "0 passed, 0 failed, 0 skipped"
+    assert "no scenario selected" in done.stderr
+
+
+def test_run_writes_the_guide_in_file_order(suite: Path, tmp_path: Path) -> None:
+    second = textwrap.dedent(
+        """\
+        Feature: A first feature by name
+          @core
+          Scenario: something
+            Given a Receiver of type gitlab
+        """
+    )
+    (suite / "features" / "00-first.feature").write_text(second)
+    (suite / "test_first.py").write_text(
+        'from pytest_bdd import scenarios\nscenarios("00-first.feature")\n'
+        "from test_github import receiver  # noqa: F401\n"
+    )
+    done = run_cli(suite, tmp_path / "out", "--profile", "core", "--tags", "not cap-api")
+    page = (tmp_path / "out" / "report.html").read_text()
+    assert page.index("A first feature by name") < page.index("GitHub receiver"), done.stdout
