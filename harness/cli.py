@@ -14,7 +14,7 @@ from harness.report import model, write_reports
 from harness.report.features import FeatureFileError, not_run_results
 from harness.report.html import render_html
 from harness.report.preflight import Unreachable, check_external
-from harness.report.runner import RunRequest, run_metadata, run_pytest
+from harness.report.runner import RunRequest, git_commit, run_metadata, run_pytest, suite_version
 
 EXIT_OK = 0
 EXIT_NOT_PASSED = 1
@@ -211,8 +211,11 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"pytest could not run the suite; see {outcome.log}", file=sys.stderr)
         print(counts.line())
         return EXIT_USAGE
-    if outcome.pytest_exit_status == 2:
-        print(f"pytest was interrupted (collection errors?); see {outcome.log}", file=sys.stderr)
+    if outcome.pytest_exit_status == 2:  # interrupted: collection errors or pytest.exit()
+        _print_log_tail(outcome.log)
+        print(f"pytest stopped early; see {outcome.log}", file=sys.stderr)
+        print(counts.line())
+        return EXIT_USAGE if counts.passed + counts.failed == 0 else EXIT_NOT_PASSED
     print(counts.line())
     if counts.total == 0:
         print("no scenario selected", file=sys.stderr)
@@ -256,6 +259,7 @@ def command_docs(args: argparse.Namespace) -> int:
         results = not_run_results(args.features)
     except FeatureFileError as exc:
         return _fail(EXIT_USAGE, str(exc))
+    results["run"] = {"suite": {"version": suite_version(), "commit": git_commit()}}
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(

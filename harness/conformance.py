@@ -5,7 +5,7 @@ Options (each with an environment variable, the option wins):
   --kubeconfig PATH                 RC_KUBECONFIG   (external)
   --receiver-url URL                RC_RECEIVER_URL (external)
   --work-namespace NAME             RC_NAMESPACE    (external: the namespace to work in)
-  --implementation reference|flux   RC_IMPLEMENTATION (kind)
+  --kind-implementation reference|flux   RC_KIND_IMPLEMENTATION (kind)
 
 Scenarios carry `@cap-<name>` tags; one whose target lacks a capability is skipped with
 the reason, never passed.
@@ -14,10 +14,17 @@ the reason, never passed.
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 
 import pytest
 
+from harness.kube import Kube, api_client
+from harness.reference_process import ReferenceReceiverError
+from harness.report.collector import record_target
 from harness.targets.base import KNOWN_CAPABILITIES, Target
+from harness.targets.embedded import embedded_target
+from harness.targets.external import Unreachable, external_target
 
 TARGETS = ("embedded", "kind", "external")
 CAPABILITY_PREFIX = "cap-"
@@ -27,7 +34,7 @@ OPTIONS = {
     "kubeconfig": ("RC_KUBECONFIG", "external target: kubeconfig of its cluster"),
     "receiver_url": ("RC_RECEIVER_URL", "external target: base URL of its receiver"),
     "work_namespace": ("RC_NAMESPACE", "external target: the namespace to work in"),
-    "implementation": ("RC_IMPLEMENTATION", "kind target: reference or flux"),
+    "kind_implementation": ("RC_KIND_IMPLEMENTATION", "kind target: reference or flux"),
 }
 
 
@@ -74,3 +81,78 @@ def skip_reason(target: Target, item: pytest.Item) -> str | None:
     return f"target {target.name} lacks " + ", ".join(
         f"{c} ({KNOWN_CAPABILITIES.get(c, 'unknown capability')})" for c in missing
     )
+
+
+def is_scenario(item: pytest.Item) -> bool:
+    """Conformance scenarios carry a profile tag; unit tests do not."""
+    return any(item.get_closest_marker(p) for p in ("core", "extended"))
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    """The target named by --target, set up once per session, and named in the report."""
+    for ready in _target(request):
+        record_target(request.config, ready.name, ready.capabilities, ready.details)
+        yield ready
+
+
+def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    name = target_name(request.config)
+    if name == "external":
+        try:
+            yield external_target(
+                option(request.config, "kubeconfig") or os.environ.get("KUBECONFIG"),
+                option(request.config, "receiver_url"),
+                option(request.config, "work_namespace"),
+            )
+        except Unreachable as err:
+            pytest.exit(f"external target: {err}", returncode=2)
+        return
+    if name == "kind":
+        from harness.targets.kind import kind_target
+
+        implementation = option(request.config, "kind_implementation")
+        with kind_target(implementation=implementation) as kind:
+            yield kind
+        return
+    plane = request.getfixturevalue("control_plane")
+    try:
+        context = embedded_target(plane)
+        embedded = context.__enter__()
+    except ReferenceReceiverError as err:
+        pytest.exit(f"embedded target: the reference receiver did not start: {err}",
+                    returncode=2)
+    try:
+        yield embedded
+    finally:
+        context.__exit__(None, None, None)
+
+
+@pytest.fixture(autouse=True)
+def _capability_gate(request: pytest.FixtureRequest) -> None:
+    """Skip a scenario, with the reason, when its target lacks a capability it needs."""
+    if not is_scenario(request.node):
+        return
+    reason = skip_reason(request.getfixturevalue("target"), request.node)
+    if reason:
+        pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def target_kube(target: Target) -> Iterator[Kube]:
+    """A connection to the target's cluster."""
+    api = api_client(target.kubeconfig)
+    yield Kube(api)
+    api.close()
+
+
+@pytest.fixture
+def work_namespace(target: Target, target_kube: Kube) -> Iterator[str]:
+    """The namespace a scenario works in: the target's own, or a fresh one."""
+    if target.namespace:
+        yield target.namespace
+        return
+    name = f"rc-{uuid.uuid4().hex[:8]}"
+    target_kube.create_namespace(name)
+    yield name
+    target_kube.delete_namespace(name)

@@ -34,6 +34,12 @@ API_VERSIONS = {
     "HelmRelease": "helm.toolkit.fluxcd.io/v2",
 }
 
+# Kinds whose apiVersion a Receiver may leave out: the receiver knows their default.
+DEFAULTED_KINDS = frozenset({
+    "Bucket", "HelmChart", "HelmRepository", "GitRepository", "OCIRepository",
+    "ImageRepository", "ArtifactGenerator",
+})
+
 # A plausible spec per kind, for sources the guide does not spell out.
 SPECS: dict[str, dict[str, Any]] = {
     "GitRepository": {"interval": "60m", "url": "https://github.com/example/webapp",

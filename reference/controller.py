@@ -189,7 +189,7 @@ class Controller:
     ) -> None:
         """List, then watch from the list's resourceVersion; list again after 410 Gone."""
         version: str | None = None
-        delay = 0.5
+        delay = 0.1
         while True:
             try:
                 if version is None:
@@ -202,7 +202,7 @@ class Controller:
                     version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
                     if event["type"] != "BOOKMARK":
                         on_event(event["type"], obj)
-                delay = 0.5
+                delay = 0.1
             except KubeError as exc:
                 if exc.gone:
                     log.info("watch of %s expired; listing again", path)

@@ -4,12 +4,27 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 
 LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "error": logging.ERROR,
           "warn": logging.WARNING, "trace": logging.DEBUG}
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+
+
+_HOOK_PATH = re.compile(r"(/hook/[0-9a-fA-F]{8})[0-9a-fA-F]+")
+
+
+class RedactHookPaths(logging.Filter):
+    """Shorten any hook path in a log line to its first 8 hex characters, whoever logs it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _HOOK_PATH.sub(r"\1…", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
 
 
 class JSONFormatter(logging.Formatter):
@@ -39,6 +54,7 @@ def setup(level: str = "info", encoding: str = "json") -> None:
         handler.setFormatter(
             logging.Formatter("%(asctime)s %(levelname)-5s %(name)s %(message)s")
         )
+    handler.addFilter(RedactHookPaths())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(LEVELS[level])

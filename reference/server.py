@@ -1,8 +1,8 @@
 """The webhook HTTP server: every path under /hook/ goes to one handler.
 
-Order of checks: body over the limit → 413, unknown path → 404, suspended or not
-Ready → 503, the sender type's validation or spec.events refuses → 400, every
-resource annotated → 200, any annotation failed → 500.
+Order of checks: headers over 256 KiB → 431, body over the limit → 413, unknown
+path → 404, suspended or not Ready → 503, the sender type's validation or
+spec.events refuses → 400, every resource annotated → 200, any annotation failed → 500.
 """
 
 from __future__ import annotations
@@ -37,6 +37,12 @@ class Limits:
     read_timeout: float = 30.0
 
 
+_TOO_LARGE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -48,9 +54,13 @@ class TimedRequestHandler(RequestHandler):
     `header_timeout` seconds after the connection opened or the request's first byte.
     """
 
-    def __init__(self, *args: Any, header_timeout: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, header_timeout: float, max_header_bytes: int, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.header_timeout = header_timeout
+        self.max_header_bytes = max_header_bytes
+        self._header_bytes = 0
         self.request_started = 0.0
         self._awaiting_headers = True
         self._header_timer: asyncio.TimerHandle | None = None
@@ -64,10 +74,18 @@ class TimedRequestHandler(RequestHandler):
             self._start_header_timer()
         before = self._request_count
         super().data_received(data)
-        if self._request_count > before and self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        if self._request_count > before:
+            if self._header_timer is not None:
+                self._header_timer.cancel()
+                self._header_timer = None
             self._awaiting_headers = False
+            self._header_bytes = 0
+        elif self._awaiting_headers:
+            self._header_bytes += len(data)
+            if self._header_bytes > self.max_header_bytes and self.transport is not None:
+                # Each line is capped by the parser; this caps them all together.
+                self.transport.write(_TOO_LARGE)
+                self.transport.close()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._header_timer is not None:
@@ -94,13 +112,17 @@ class TimedRequestHandler(RequestHandler):
 class _Server(web.Server):
     """web.Server that builds TimedRequestHandler protocols."""
 
-    def __init__(self, handler: Any, *, header_timeout: float, **kwargs: Any) -> None:
+    def __init__(self, handler: Any, *, limits: Limits, **kwargs: Any) -> None:
         super().__init__(handler, **kwargs)
-        self._header_timeout = header_timeout
+        self._limits = limits
 
     def __call__(self) -> RequestHandler:
         return TimedRequestHandler(
-            self, loop=self._loop, header_timeout=self._header_timeout, **self._kwargs
+            self,
+            loop=self._loop,
+            header_timeout=self._limits.header_timeout,
+            max_header_bytes=self._limits.max_header_bytes,
+            **self._kwargs,
         )
 
 
@@ -126,7 +148,7 @@ class ReceiverServer:
         """Listen on host:port (port 0 picks a free one); return the bound address."""
         server = _Server(
             self.handle,
-            header_timeout=self.limits.header_timeout,
+            limits=self.limits,
             max_line_size=self.limits.max_header_bytes,
             max_field_size=self.limits.max_header_bytes,
             keepalive_timeout=self.limits.read_timeout,
@@ -158,12 +180,17 @@ class ReceiverServer:
             status = 500
         self.metrics.observe_request(receiver_type, status, loop.time() - started)
         response = web.Response(status=status)
-        if status in (400, 413):
+        if status in (400, 413, 431):
             response.force_close()
         return response
 
     async def _handle(self, request: web.BaseRequest) -> tuple[int, str]:
         path = request.raw_path
+        header_bytes = sum(len(k) + len(v) + 4 for k, v in request.raw_headers)
+        if header_bytes > self.limits.max_header_bytes:
+            log.info("request to %s refused: headers over %d bytes",
+                     api.short_path(path), self.limits.max_header_bytes)
+            return 431, "unknown"
         try:
             body = await self._read_body(request)
         except _BodyTooLarge:

@@ -75,7 +75,8 @@ def push():
 
 @when("GitHub sends a push signed with the wrong token")
 def bad_push(request):
-    attach(request, "the request sent", {"path": "/hook/" + "a" * 64, "X-Hub-Signature-256": "sha256=" + "f" * 64})
+    sent = {"path": "/hook/" + "a" * 64, "X-Hub-Signature-256": "sha256=" + "f" * 64}
+    attach(request, "the request sent", sent)
 
 
 @then("the GitRepository is annotated")
@@ -245,9 +246,9 @@ def test_list_prints_features_scenarios_tags_and_capabilities(
 
 
 def test_list_refuses_a_broken_feature_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    (tmp_path / "bad.feature").write_text("Feature: x\n  Scenario: y\n    Banana z\n")
+    (tmp_path / "bad.feature").write_text("Feature: x\n  Scenario: y\n    And z\n")
     assert main(["list", "--features", str(tmp_path)]) == 2
-    assert "bad.feature" in one_line_error(capsys.readouterr().err)
+    assert "bad.feature:3: First step" in one_line_error(capsys.readouterr().err)
 
 
 @pytest.mark.skipif(not any(FEATURES.glob("*.feature")), reason="no features in features/ yet")
@@ -318,7 +319,8 @@ def test_run_reports_every_scenario_and_fails_on_a_failure(suite: Path, tmp_path
     refused = by_name[("a bad signature is refused", None)]
     assert refused["outcome"] == "failed"
     assert [s["status"] for s in refused["steps"]] == ["passed", "passed", "failed"]
-    assert [e["title"] for e in refused["evidence"]] == ["the request sent", "the response observed"]
+    titles = [e["title"] for e in refused["evidence"]]
+    assert titles == ["the request sent", "the response observed"]
     assert refused["evidence"][0]["body"]["path"] == "/hook/aaaaaaaa…"  # masked
     skipped = by_name[("the push travels through the Ingress", None)]
     assert skipped["skip_reason"] == "target embedded lacks traffic"
@@ -339,15 +341,11 @@ def test_run_reports_every_scenario_and_fails_on_a_failure(suite: Path, tmp_path
 def test_run_passes_when_everything_selected_passes_or_lacks_a_capability(
     suite: Path, tmp_path: Path
 ) -> None:
-    done = run_cli(suite, tmp_path / "out", "--profile", "all", "--tags",
-                   "not (cap-api and core) and not release")  # fmt: skip
-    # selects: the Ingress scenario (skipped) and the two outline rows; 'release' fails
-    assert done.returncode == 1
-    done = run_cli(suite, tmp_path / "out", "--profile", "extended", "--tags", "cap-traffic or ping")
+    select = ["--profile", "all", "--", "-k", "annotates or ping or ingress"]
+    done = run_cli(suite, tmp_path / "out", *select)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.splitlines()[-1] == "1 passed, 0 failed, 1 skipped"
-    strict = run_cli(suite, tmp_path / "out", "--profile", "extended", "--tags",
-                     "cap-traffic or ping", "--fail-on-skip")  # fmt: skip
+    assert done.stdout.splitlines()[-1] == "2 passed, 0 failed, 1 skipped"
+    strict = run_cli(suite, tmp_path / "out", "--fail-on-skip", *select)
     assert strict.returncode == 1
 
 
@@ -375,3 +373,18 @@ def test_run_writes_the_guide_in_file_order(suite: Path, tmp_path: Path) -> None
     done = run_cli(suite, tmp_path / "out", "--profile", "core", "--tags", "not cap-api")
     page = (tmp_path / "out" / "report.html").read_text()
     assert page.index("A first feature by name") < page.index("GitHub receiver"), done.stdout
+
+
+def test_run_stopped_before_any_scenario_is_exit_2_with_the_reason(
+    suite: Path, tmp_path: Path
+) -> None:
+    with (suite / "conftest.py").open("a") as conftest:
+        conftest.write(
+            "\n@pytest.fixture(autouse=True)\n"
+            "def plane():\n"
+            "    pytest.exit('cannot start the embedded control plane: no etcd', returncode=2)\n"
+        )
+    done = run_cli(suite, tmp_path / "out")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "cannot start the embedded control plane: no etcd" in done.stderr
+    assert done.stdout.splitlines()[-1] == "0 passed, 0 failed, 0 skipped"

@@ -312,3 +312,14 @@ def test_workflow_runs_both_implementations_on_kind():
     uploads = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
     assert uploads and uploads[0]["with"]["path"] == "reports"
     assert uploads[0].get("if") == "always()"
+
+
+def test_kind_target_takes_the_implementation_by_keyword(tmp_path, monkeypatch):
+    """harness.conformance calls kind_target(implementation=...); a bad name fails clearly."""
+    with pytest.raises(KindError, match="istio"), kind.kind_target(implementation="istio"):
+        pass
+    monkeypatch.setattr(kind.shutil, "which", lambda b: None)
+    with pytest.raises(KindError, match="needs kind, docker, kubectl, flux"), kind.kind_target(
+        implementation="flux", workdir=tmp_path
+    ):
+        pass

@@ -251,7 +251,8 @@ class _Session:
     def _note(self, method: str, params: dict[str, Any]) -> None:
         errors = self.rendered.console_errors
         if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            errors.append(" ".join(str(a.get("value", a.get("description"))) for a in params["args"]))
+            args = params["args"]
+            errors.append(" ".join(str(a.get("value", a.get("description"))) for a in args))
         elif method == "Runtime.exceptionThrown":
             errors.append(params["exceptionDetails"].get("text", "exception"))
         elif method == "Log.entryAdded" and params["entry"].get("level") == "error":

@@ -82,7 +82,8 @@ def test_yaml_lists_every_skipped_scenario_with_its_reason(results: dict[str, An
 
 def test_yaml_capabilities_from_the_recorded_target(results: dict[str, Any]) -> None:
     capabilities = conformance_report(results)["capabilities"]
-    assert capabilities["supported"] == ["api", "exposure-objects", "fresh-namespaces", "gcr-test-keys"]
+    supported = ["api", "exposure-objects", "fresh-namespaces", "gcr-test-keys"]
+    assert capabilities["supported"] == supported
     assert capabilities["unsupported"] == ["kubectl", "network-policy-enforcement", "traffic"]
 
 

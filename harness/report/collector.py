@@ -128,7 +128,9 @@ class ResultsCollector:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-        yield
+        protocol = yield
+        if protocol.excinfo is not None:
+            return  # the session is ending (pytest.exit, Ctrl-C): the scenario did not run
         template = _template_of(item)
         if template is None:
             return  # not a scenario: a plain test that happens to be collected

@@ -26,10 +26,11 @@ def parse_feature(path: Path, base: Path) -> Feature:
     """One parsed feature; its rel_filename is relative to base's parent."""
     try:
         return FeatureParser(str(base), str(path.relative_to(base))).parse()
-    except (GherkinParseError, OSError, UnicodeDecodeError) as exc:
-        raise FeatureFileError(
-            f"{path}: {(str(exc).strip() or type(exc).__name__).splitlines()[0]}"
-        ) from exc
+    except GherkinParseError as exc:
+        message = " ".join(str(exc.message).split())[:300]
+        raise FeatureFileError(f"{path}:{exc.line}: {message}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FeatureFileError(f"{path}: cannot read: {exc}") from exc
 
 
 def not_run_results(directory: Path) -> dict[str, Any]:

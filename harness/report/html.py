@@ -98,7 +98,7 @@ def render_html(results: dict[str, Any], title: str = "Receiver conformance repo
         f"<title>{escape(title)}</title>",
         f"<style>{_CSS}</style></head><body><main>",
         f"<h1>{escape(title)}</h1>",
-        '<p class="subtitle">Flux "Setup Webhook Receivers", executed against a receiver.</p>',
+        f'<p class="subtitle">{_subtitle(results)}</p>',
         _summary(results),
         _toc(groups),
     ]
@@ -127,6 +127,8 @@ def _summary(results: dict[str, Any]) -> str:
         ("Date", escape(run.get("date") or "—")),
         ("Wall time", escape(model.seconds(run.get("wall_time")))),
     ]
+    if result == "not run":  # the guide rendered without a run: no run details to show
+        rows = [row for row in rows if row[0] == "Suite"]
     supported, unsupported = model.capabilities(results)
     if supported or unsupported:
         chips = [f'<span class="chip yes">{escape(c)}</span>' for c in supported]
@@ -160,6 +162,12 @@ def _summary(results: dict[str, Any]) -> str:
         f'<div class="badge {_cls(result)}" role="status">{badge_text}</div>'
         "</header>"
     )
+
+
+def _subtitle(results: dict[str, Any]) -> str:
+    if model.result_of(model.count(results["scenarios"])) == "not run":
+        return 'Flux "Setup Webhook Receivers" as scenarios; every step shown as not run.'
+    return 'Flux "Setup Webhook Receivers", executed against a receiver.'
 
 
 def _tile(cls: str, value: int, label: str) -> str:
@@ -280,7 +288,8 @@ def _implementation(impl: dict[str, Any]) -> str:
 def _suite(suite: dict[str, Any]) -> str:
     text = f"receiver-conformance {suite.get('version') or '?'}"
     if suite.get("commit"):
-        text += f" ({suite['commit'][:12]})"
+        commit = suite["commit"]
+        text += f" ({commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''})"
     return text
 
 

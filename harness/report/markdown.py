@@ -112,7 +112,8 @@ def _implementation(impl: dict[str, Any]) -> str:
 def _suite(suite: dict[str, Any]) -> str:
     text = f"receiver-conformance {suite.get('version') or '?'}"
     if suite.get("commit"):
-        text += f" ({suite['commit'][:12]})"
+        commit = suite["commit"]
+        text += f" ({commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''})"
     return text
 
 

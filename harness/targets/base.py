@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 # Capabilities a scenario may require (tag `@cap-<name>`); a target lists those it has.
 KNOWN_CAPABILITIES = {
@@ -14,6 +16,7 @@ KNOWN_CAPABILITIES = {
     "traffic": "a data plane: requests travel through LoadBalancer, Ingress and HTTPRoute",
     "network-policy-enforcement": "a CNI that enforces NetworkPolicy on real connections",
     "gcr-test-keys": "the receiver trusts the suite's own Google ID-token signing keys",
+    "source-controller": "a source controller that handles reconcile requests in status",
 }
 
 
@@ -27,6 +30,9 @@ class Target:
     capabilities: frozenset[str] = field(default_factory=frozenset)
     namespace: str | None = None  # a fixed namespace to work in, or None for fresh ones
     details: dict[str, str] = field(default_factory=dict)  # shown in the report
+    google_issuer: Any = None  # a harness.senders.gcr.TestGoogleIssuer the receiver trusts
+    log_tail: Callable[[], str] | None = None  # the receiver's recent log, when we run it
+    kubectl: Path | None = None  # a kubectl binary for the guide's commands
 
     def lacks(self, capability: str) -> bool:
         return capability not in self.capabilities

@@ -251,10 +251,11 @@ def teardown_plan(opts: KindOptions) -> list[Step]:
 
 def preflight(
     opts: KindOptions,
-    which: Callable[[str], str | None] = shutil.which,
+    which: Callable[[str], str | None] | None = None,
     runner: Runner = run_command,
 ) -> None:
     """Fail early, with the way out, when a binary or the Docker engine is missing."""
+    which = which or shutil.which
     missing = [b for b in required_binaries(opts) if which(b) is None]
     if missing:
         hints = "; ".join(INSTALL_HINTS[b] for b in missing)
@@ -284,10 +285,10 @@ class KindTarget:
     """Set up a kind cluster for the suite, hand out the Target, tear it down."""
 
     def __init__(self, opts: KindOptions, runner: Runner = run_command,
-                 which: Callable[[str], str | None] = shutil.which) -> None:
+                 which: Callable[[str], str | None] | None = None) -> None:
         self.opts = opts
         self._runner = runner
-        self._which = which
+        self._which = which or shutil.which
         self._port_forward: Child | None = None
         self._created = False
 
@@ -311,6 +312,7 @@ class KindTarget:
             kubeconfig=self.opts.kubeconfig,
             receiver_url=receiver_url,
             capabilities=CAPABILITIES,
+            kubectl=Path(self._which("kubectl") or "kubectl"),
             details={
                 "implementation": self.opts.implementation,
                 "kind": versions.KIND,
@@ -353,9 +355,10 @@ class KindTarget:
 
 
 @contextmanager
-def kind_target(opts: KindOptions | None = None) -> Iterator[Target]:
-    """A running kind target for the length of the block."""
-    target = KindTarget(opts or KindOptions())
+def kind_target(implementation: str | None = None, **options: object) -> Iterator[Target]:
+    """A running kind target for the length of the block; options are KindOptions fields."""
+    opts = KindOptions(implementation=implementation or "reference", **options)  # type: ignore[arg-type]
+    target = KindTarget(opts)
     try:
         yield target.start()
     finally:

@@ -1,0 +1,56 @@
+@core
+Feature: The token Secret
+  The receiver trusts a webhook only if it proves knowledge of a token. The guide makes
+  the token from 12 random bytes, hashed with SHA-1, and keeps it under the key "token"
+  of the Secret "webhook-token", which the Receiver names in spec.secretRef.
+
+  Background:
+    Given the guide's GitRepository "webapp"
+
+  Scenario: The guide's token makes the Receiver Ready
+    Given a token generated as the guide does, stored in the Secret "webhook-token"
+    When the guide's Receiver "webapp" is created
+    Then the Receiver "webapp" becomes Ready
+    And its webhook path is derived from the token, the name and the namespace
+
+  @cap-kubectl
+  Scenario: The Secret is created with the guide's kubectl command
+    Given a token generated as the guide does
+    When the Secret "webhook-token" is created with the guide's kubectl command
+    And the guide's Receiver "webapp" is created
+    Then the Receiver "webapp" becomes Ready
+    And its webhook path is derived from the token, the name and the namespace
+
+  Scenario: A Receiver whose Secret is missing is not Ready and serves nothing
+    Given a token generated as the guide does
+    When the guide's Receiver "webapp" is created
+    Then the Receiver "webapp" is not Ready, with reason "TokenNotFound"
+    And the Receiver "webapp" has no webhook path
+    When GitHub sends a signed "push" event to the path the token would give
+    Then the receiver answers 404
+    And nothing was annotated
+
+  Scenario: A Secret without the "token" key is not enough
+    Given the Secret "webhook-token" holding only a "password" key
+    When the guide's Receiver "webapp" is created
+    Then the Receiver "webapp" is not Ready, with reason "TokenNotFound"
+    And the Receiver "webapp" has no webhook path
+
+  Scenario: A Secret created after its Receiver makes it Ready
+    Given the guide's Receiver "webapp"
+    And the Receiver "webapp" is not Ready, with reason "TokenNotFound"
+    When a token generated as the guide does is stored in the Secret "webhook-token"
+    Then the Receiver "webapp" becomes Ready
+    And its webhook path is derived from the token, the name and the namespace
+
+  Scenario: Rotating the token moves the URL and retires the old one
+    Given a token generated as the guide does, stored in the Secret "webhook-token"
+    And the guide's Receiver "webapp" is Ready
+    When the token in the Secret "webhook-token" is replaced by a new one
+    Then the webhook path changes to the one derived from the new token
+    When GitHub sends a signed "push" event to the old path
+    Then the receiver answers 404
+    And nothing was annotated
+    When GitHub sends a signed "push" event
+    Then the receiver answers 200
+    And the GitRepository "webapp" was annotated

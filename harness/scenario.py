@@ -1,0 +1,222 @@
+"""The state of one conformance scenario and the actions its steps take.
+
+Steps parse a sentence and call one method here; this class talks to the target's API
+server and its receiver, keeps what the scenario created, and records evidence for the
+report (requests sent, answers and object states observed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import requests
+
+from harness import flux, senders
+from harness.kube import Kube, wait_until
+from harness.targets.base import Target
+
+Evidence = Callable[[str, Any], None]
+SourceKey = tuple[str, str, str]  # kind, name, namespace
+ANNOTATION_TIMEOUT = 10.0
+
+
+@dataclass
+class Scenario:
+    """What one scenario has done so far."""
+
+    target: Target
+    kube: Kube
+    namespace: str
+    evidence: Evidence = lambda title, body: None
+    tokens: dict[str, str] = field(default_factory=dict)  # Secret name -> token
+    receiver: str | None = None  # the Receiver the last step was about
+    sources: list[SourceKey] = field(default_factory=list)
+    before: dict[SourceKey, str | None] = field(default_factory=dict)
+    response: requests.Response | None = None
+    created: list[dict[str, Any]] = field(default_factory=list)
+    pending_token: str | None = None  # generated, not stored yet
+    old_path: str | None = None  # the webhook path before a change
+    first_path: str | None = None
+    other: tuple[str, str] | None = None  # (name, namespace) of a second Receiver
+    other_path: str | None = None
+    kubectl_output: str = ""
+
+    # -- objects ------------------------------------------------------------------------
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        applied = self.kube.apply(obj, self.namespace)
+        self.created.append(obj)
+        return applied
+
+    def add_source(self, kind: str, name: str, namespace: str | None = None,
+                   labels: Mapping[str, str] | None = None) -> None:
+        namespace = namespace or self.namespace
+        if namespace != self.namespace:
+            self.kube.create_namespace(namespace)
+        self.apply(flux.source_object(kind, name, namespace, labels))
+        self.sources.append((kind, name, namespace))
+
+    def add_guide_object(self, file: str, name: str | None = None) -> dict[str, Any]:
+        obj = flux.guide_object(file, self.namespace, name=name)
+        self.apply(obj)
+        if obj["kind"] == "Receiver":
+            self.receiver = obj["metadata"]["name"]
+        elif obj["kind"] in flux.API_VERSIONS:
+            self.sources.append((obj["kind"], obj["metadata"]["name"], self.namespace))
+        return obj
+
+    def add_receiver(self, name: str, receiver_type: str, resources: list[dict[str, Any]],
+                     events: list[str] | None = None, secret: str | None = "webhook-token",
+                     **extra_spec: Any) -> None:
+        self.apply(flux.receiver_object(name, self.namespace, receiver_type, resources,
+                                        events, secret, extra_spec))
+        self.receiver = name
+
+    def store_token(self, secret: str, token: str | None = None,
+                    extra: Mapping[str, str] | None = None) -> str:
+        """Keep `token` (a new one made as the guide does if None) in the Secret `secret`."""
+        token = token or senders.generate_token()
+        flux.put_token_secret(self.kube, self.namespace, secret, {"token": token, **(extra or {})})
+        self.tokens[secret] = token
+        return token
+
+    @property
+    def token(self) -> str:
+        if self.tokens:
+            return self.tokens.get("webhook-token") or next(iter(self.tokens.values()))
+        if self.pending_token:
+            return self.pending_token
+        raise AssertionError("the scenario has no token yet")
+
+    def cleanup(self) -> None:
+        """Delete what the scenario created (needed when the target's namespace is shared)."""
+        for obj in reversed(self.created):
+            resource = self.kube.resource(obj["apiVersion"], obj["kind"])
+            try:
+                resource.delete(name=obj["metadata"]["name"],
+                                namespace=obj["metadata"].get("namespace") or self.namespace)
+            except Exception as err:  # already gone is fine
+                if getattr(err, "status", None) != 404:
+                    raise
+        for secret in self.tokens:
+            self.kube.core.delete_namespaced_secret(secret, self.namespace)
+
+    # -- receivers ----------------------------------------------------------------------
+
+    def receiver_object(self, name: str | None = None) -> dict[str, Any]:
+        name = name or self.receiver
+        obj = flux.get_receiver(self.kube, self.namespace, name)
+        if obj is None:
+            raise AssertionError(f"Receiver {name} does not exist")
+        self.evidence(f"Receiver {name} observed", {"status": obj.get("status")})
+        return obj
+
+    def wait_receiver(self, name: str, status: str = "True", reason: str | None = None,
+                      kind: str = "Ready") -> dict[str, Any]:
+        self.receiver = name
+        try:
+            return flux.wait_receiver_condition(self.kube, self.namespace, name, status,
+                                                reason, kind)
+        except AssertionError:
+            self.receiver_object(name)
+            if self.target.log_tail:
+                self.evidence("receiver log (last lines)", self.target.log_tail())
+            raise
+
+    def patch_receiver(self, name: str, spec: Mapping[str, Any]) -> None:
+        """Merge `spec` into the Receiver's spec."""
+        self.kube.custom.patch_namespaced_custom_object(
+            "notification.toolkit.fluxcd.io", "v1", self.namespace, "receivers", name,
+            {"spec": dict(spec)},
+        )
+        self.receiver = name
+
+    def wait_for_path(self, path: str, name: str | None = None) -> None:
+        """Wait until the Receiver publishes `path`."""
+        name = name or self.receiver
+
+        def published() -> bool:
+            receiver = flux.get_receiver(self.kube, self.namespace, name) or {}
+            return (receiver.get("status") or {}).get("webhookPath") == path
+
+        wait_until(published, flux.READY_TIMEOUT, f"Receiver {name} to publish its new path",
+                   describe=lambda: flux.describe_receiver(self.kube, self.namespace, name))
+
+    def webhook_path(self, name: str | None = None) -> str:
+        path = (self.receiver_object(name).get("status") or {}).get("webhookPath")
+        if not path:
+            raise AssertionError(f"Receiver {name or self.receiver} has no webhookPath")
+        return path
+
+    def expected_path(self, token: str | None = None, name: str | None = None,
+                      namespace: str | None = None) -> str:
+        return senders.webhook_path(token or self.token, name or self.receiver,
+                                    namespace or self.namespace)
+
+    # -- requests -----------------------------------------------------------------------
+
+    def snapshot(self) -> None:
+        """Remember every source's requestedAt annotation before a request."""
+        self.before = {key: flux.requested_at(self.kube, *key) for key in self.sources}
+
+    def send(self, delivery: senders.Delivery, path: str | None = None) -> requests.Response:
+        """Send one webhook request to the receiver, after a snapshot of the sources."""
+        path = path or self.webhook_path()
+        self.snapshot()
+        self.evidence("request sent", f"POST {path}\n{delivery.describe()}")
+        try:
+            self.response = senders.send(self.target.receiver_url, path, delivery)
+        except requests.RequestException as err:
+            self.evidence("no answer", f"{type(err).__name__}: {err}")
+            raise AssertionError(f"the receiver did not answer: {type(err).__name__}") from err
+        self.evidence("response observed", {
+            "status": self.response.status_code,
+            "body": self.response.text[:2000],
+        })
+        return self.response
+
+    def deliver(self, sender_type: str, variant: str = "valid", path: str | None = None,
+                token: str | None = None, **context: Any) -> requests.Response:
+        if sender_type == "gcr" and self.target.google_issuer is not None:
+            context.setdefault("issuer", self.target.google_issuer)
+        return self.send(senders.delivery(sender_type, variant, token or self.token,
+                                          **context), path)
+
+    def expect_status(self, status: int) -> None:
+        assert self.response is not None, "no request was sent"
+        got = self.response.status_code
+        assert got == status, f"the receiver answered {got}, expected {status}: " \
+            f"{self.response.text[:200]!r}"
+
+    # -- annotations --------------------------------------------------------------------
+
+    def source_key(self, kind: str, name: str, namespace: str | None = None) -> SourceKey:
+        return (kind, name, namespace or self.namespace)
+
+    def wait_annotated(self, key: SourceKey) -> str:
+        """Wait until the source carries a requestedAt different from the snapshot."""
+        old = self.before.get(key)
+
+        def changed() -> str | None:
+            value = flux.requested_at(self.kube, *key)
+            return value if value and value != old else None
+
+        try:
+            return wait_until(changed, ANNOTATION_TIMEOUT,
+                              f"{key[0]} {key[2]}/{key[1]} to get a new requestedAt")
+        except AssertionError:
+            self.evidence(f"{key[0]} {key[1]} annotations observed",
+                          flux.annotations(self.kube, *key))
+            raise
+
+    def unchanged_sources(self) -> list[SourceKey]:
+        """Sources whose requestedAt is the same as before the last request (all must be)."""
+        changed = [key for key in self.sources if flux.requested_at(self.kube, *key)
+                   != self.before.get(key)]
+        if changed:
+            self.evidence("annotated although refused",
+                          {f"{k[0]} {k[2]}/{k[1]}": flux.requested_at(self.kube, *k)
+                           for k in changed})
+        return changed

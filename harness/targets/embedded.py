@@ -1,0 +1,48 @@
+"""The default target: the embedded control plane and the reference receiver beside it.
+
+The receiver is started as its own process, exactly as a user starts it
+(`python -m reference --kubeconfig ...`), and trusts a Google ID-token issuer the suite
+makes up, so gcr scenarios can run without Google.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from harness.controlplane import ControlPlane
+from harness.reference_process import ReferenceReceiver
+from harness.targets.base import Target
+
+CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys"})
+
+
+@contextmanager
+def embedded_target(plane: ControlPlane) -> Iterator[Target]:
+    """Run the reference receiver against `plane` for as long as the target is in use."""
+    from harness.senders.gcr import TestGoogleIssuer
+
+    issuer = TestGoogleIssuer()
+    with tempfile.TemporaryDirectory(prefix="rc-embedded-") as scratch:
+        jwks = Path(scratch) / "google-jwks.json"
+        issuer.write_jwks(jwks)
+        receiver = ReferenceReceiver(plane.kubeconfig, ["--google-jwks", str(jwks)])
+        with receiver:
+            capabilities = set(CAPABILITIES)
+            if plane.kubectl is not None:
+                capabilities.add("kubectl")
+            yield Target(
+                name="embedded",
+                kubeconfig=plane.kubeconfig,
+                receiver_url=receiver.url,
+                capabilities=frozenset(capabilities),
+                details={
+                    "implementation": "reference receiver (python -m reference)",
+                    "control plane": f"kube-apiserver {plane.binaries.kube_apiserver.parent}",
+                },
+                google_issuer=issuer,
+                log_tail=receiver.log_tail,
+                kubectl=plane.kubectl,
+            )

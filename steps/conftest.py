@@ -1,0 +1,33 @@
+"""Glue between the Gherkin sentences and harness/: the scenario state and the step modules.
+
+Step definitions are pytest fixtures; importing them here makes them visible to every
+feature bound in this directory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness.kube import Kube
+from harness.report.evidence import attach
+from harness.scenario import Scenario
+from harness.targets.base import Target
+from steps.common import *  # noqa: F403
+from steps.kubectl import *  # noqa: F403
+from steps.requests import *  # noqa: F403
+
+
+@pytest.fixture
+def scenario(
+    request: pytest.FixtureRequest, target: Target, target_kube: Kube, work_namespace: str
+) -> Iterator[Scenario]:
+    def evidence(title: str, body: Any) -> None:
+        attach(request, title, body)
+
+    state = Scenario(target, target_kube, work_namespace, evidence)
+    yield state
+    if target.namespace:  # a shared namespace: leave it as we found it
+        state.cleanup()
