@@ -157,8 +157,10 @@ def wait_receiver_condition(
         cond = condition(receiver, kind)
         if receiver is None or cond is None:
             return None
-        current = (receiver.get("status") or {}).get("observedGeneration") == \
-            receiver["metadata"].get("generation")
+        # The condition's own observedGeneration, else the status's, must be current.
+        observed = cond.get("observedGeneration",
+                            (receiver.get("status") or {}).get("observedGeneration"))
+        current = observed == receiver["metadata"].get("generation")
         if current and cond.get("status") == status and reason in (None, cond.get("reason")):
             return receiver
         return None

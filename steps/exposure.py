@@ -120,6 +120,7 @@ def solver_pod(exposure: Exposure) -> None:
            "metadata": {"name": "cm-acme-http-solver",
                         "labels": {"acme.cert-manager.io/http01-solver": "true"}},
            "spec": {"automountServiceAccountToken": False,
+                    # an account that exists without a controller-manager
                     "serviceAccountName": "notification-controller", "containers": [{
                "name": "acmesolver", "image": "example.invalid/acmesolver",
                "ports": [{"name": "http", "containerPort": 8089}]}]}}
