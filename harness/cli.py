@@ -53,7 +53,7 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         "conformance-report.yaml, report.md and report.html. Exit status: 0 when every "
         "selected scenario passed or was skipped for a missing capability and at least one "
         "passed; 1 otherwise; 2 on bad usage or an unreachable target. Arguments after "
-        "'--' go to pytest unchanged (e.g. -- --implementation=flux for the kind target).",
+        "'--' go to pytest unchanged (e.g. -- -x to stop at the first failure).",
     )
     run.add_argument(
         "--target",
@@ -180,7 +180,7 @@ def command_run(args: argparse.Namespace) -> int:
         receiver_url=args.receiver_url,
         namespace=args.namespace,
         implementation=_implementation(args),
-        pytest_args=args.pytest_args,
+        pytest_args=_kind_implementation(args) + args.pytest_args,
     )
     started = datetime.now(UTC)
     print(
@@ -272,13 +272,13 @@ def command_docs(args: argparse.Namespace) -> int:
 
 
 def command_cluster(args: argparse.Namespace) -> int:
-    try:
-        from harness import controlplane
+    from harness import cluster
 
-        action = getattr(controlplane, f"cluster_{args.action}")
-    except (ImportError, AttributeError) as exc:
-        return _fail(EXIT_USAGE, f"cluster {args.action} is not available: {exc}")
-    output = action()
+    action = getattr(cluster, f"cluster_{args.action}")
+    try:
+        output = action()
+    except cluster.ClusterError as exc:
+        return _fail(EXIT_USAGE, str(exc))
     if output:
         print(output)
     return EXIT_OK
@@ -294,6 +294,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.pytest_args = pytest_args
     return args.handler(args)
+
+
+def _kind_implementation(args: argparse.Namespace) -> list[str]:
+    """On kind, `--implementation reference|flux` also chooses what the target installs."""
+    name = (args.implementation or "").rpartition("/")[2].lower()
+    if args.target == "kind" and name in ("reference", "flux"):
+        return [f"--kind-implementation={name}"]
+    return []
 
 
 def _implementation(args: argparse.Namespace) -> dict[str, str]:

@@ -16,6 +16,7 @@ from harness.report.evidence import attach
 from harness.scenario import Scenario
 from harness.targets.base import Target
 from steps.common import *  # noqa: F403
+from steps.exposure import *  # noqa: F403
 from steps.kubectl import *  # noqa: F403
 from steps.requests import *  # noqa: F403
 

@@ -26,19 +26,19 @@ SENDERS = {
 }
 
 
-@given(parsers.parse(
-    'a "{kind}" Receiver "{name}" that lists its sender\'s events, for {what}'
-))
+@given(parsers.parse('a "{kind}" Receiver "{name}" that lists its sender\'s events, for {what}'))
 def receiver_with_sender_events(scenario: Scenario, kind: str, name: str, what: str) -> None:
     events = list(senders.listed_events(kind))
     scenario.add_receiver(name, kind, [resource_ref(scenario, what)], events=events)
     scenario.wait_receiver(name)
 
 
-@given(parsers.parse(
-    'the Secret "{secret}" also holds the email "{email}" and the audience "{audience}"'
-))
-def secret_with_google_identity(scenario: Scenario, secret: str, email: str, audience: str):
+@given(
+    parsers.parse(
+        'the Secret "{secret}" also holds the email "{email}" and the audience "{audience}"'
+    )
+)
+def secret_with_google_identity(scenario: Scenario, secret: str, email: str, audience: str) -> None:
     scenario.store_token(secret, scenario.tokens[secret], {"email": email, "audience": audience})
 
 
@@ -51,7 +51,7 @@ def secret_data(scenario: Scenario, secret: str) -> dict[str, str]:
 @when(parsers.re(r'(?P<sender>.+) sends its "(?P<variant>[^"]+)" request$'))
 def sender_request(scenario: Scenario, sender: str, variant: str) -> None:
     sender_type = SENDERS[sender]
-    context = {}
+    context: dict[str, str] = {}
     if sender_type == "gcr":
         receiver = scenario.receiver_object()
         data = secret_data(scenario, receiver["spec"]["secretRef"]["name"])
