@@ -20,7 +20,7 @@ binaries: venv
 	$(PY) -m harness.binaries
 
 conformance: binaries
-	$(VENV)/bin/receiver-conformance run --target embedded --report-dir $(REPORT)
+	$(VENV)/bin/receiver-conformance run --target embedded --profile all --report-dir $(REPORT)
 
 test: binaries
 	$(PY) -m pytest tests steps

@@ -165,7 +165,7 @@ class Scenario:
         """Send one webhook request to the receiver, after a snapshot of the sources."""
         path = path or self.webhook_path()
         self.snapshot()
-        self.evidence("request sent", f"POST {path}\n{delivery.describe()}")
+        self.evidence("request sent", f"POST {senders.short_path(path)}\n{delivery.describe()}")
         try:
             self.response = senders.send(self.target.receiver_url, path, delivery)
         except requests.RequestException as err:

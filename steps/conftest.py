@@ -18,6 +18,7 @@ from harness.targets.base import Target
 from steps.common import *  # noqa: F403
 from steps.exposure import *  # noqa: F403
 from steps.kubectl import *  # noqa: F403
+from steps.other_senders import *  # noqa: F403
 from steps.requests import *  # noqa: F403
 
 

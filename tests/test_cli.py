@@ -251,7 +251,6 @@ def test_list_refuses_a_broken_feature_file(tmp_path: Path, capsys: pytest.Captu
     assert "bad.feature:3: First step" in one_line_error(capsys.readouterr().err)
 
 
-@pytest.mark.skipif(not any(FEATURES.glob("*.feature")), reason="no features in features/ yet")
 def test_list_on_the_real_features(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == 0
     out = capsys.readouterr().out

@@ -466,7 +466,7 @@ def feature_rows() -> list[tuple[str, dict[str, str], int]]:
 
     from harness.paths import FEATURES
 
-    feature = FeatureParser(str(FEATURES), "other_senders.feature").parse()
+    feature = FeatureParser(str(FEATURES), "06_other_senders.feature").parse()
     rows = []
     for template in feature.scenarios.values():
         [answer] = [s.name for s in template.steps if s.name.startswith("the receiver answers")]
