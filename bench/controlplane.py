@@ -15,10 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from harness import binaries  # noqa: E402
-from harness.controlplane import ControlPlane  # noqa: E402
+from harness import binaries
+from harness.controlplane import ControlPlane
 
 
 def rss_mib(pid: int) -> float:

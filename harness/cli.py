@@ -306,8 +306,11 @@ def _kind_implementation(args: argparse.Namespace) -> list[str]:
 
 def _implementation(args: argparse.Namespace) -> dict[str, str]:
     impl: dict[str, str] = {}
-    if args.implementation:
-        organization, _, project = args.implementation.rpartition("/")
+    name = args.implementation
+    if not name and args.target == "embedded":
+        name = "receiver-conformance/reference"  # the embedded target always runs it
+    if name:
+        organization, _, project = name.rpartition("/")
         if organization:
             impl["organization"] = organization
         impl["project"] = project

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from harness.cli import main
-from harness.paths import FEATURES, REPO_ROOT
+from harness.paths import REPO_ROOT
 from harness.report.runner import marker_expression
 
 CLI = [sys.executable, "-m", "harness.cli"]
