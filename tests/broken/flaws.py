@@ -1,0 +1,166 @@
+"""Deliberate flaws, each a monkeypatch of one seam of the reference receiver.
+
+A flaw is applied in the receiver's own process before `reference.__main__.main()` runs;
+nothing under reference/ changes. Each one breaks exactly the behaviour a group of the
+conformance scenarios refuses, so a suite with teeth fails those scenarios.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from aiohttp import web
+
+from reference import api
+from reference.index import Index
+from reference.senders import bitbucket, github, gitlab
+from reference.senders._common import hmac_hex, media_type, token
+from reference.senders.base import RefusedRequest, WebhookRequest
+from reference.server import Limits, ReceiverServer
+
+PayloadCheck = Callable[[WebhookRequest, Mapping[str, bytes]], Any]
+_SIGNATURE_HEADERS = ("x-hub-signature", "x-hub-signature-256")
+_GITHUB_STYLE_TYPES = ("application/json", "application/x-www-form-urlencoded")
+
+
+@dataclass(frozen=True)
+class Flaw:
+    """One way to be non-conformant, and the patch that makes the reference so."""
+
+    name: str
+    description: str
+    apply: Callable[[], None]
+
+
+def _patch_github_style(wrap: Callable[[PayloadCheck], PayloadCheck]) -> None:
+    """Replace the GitHub-style check that the github and bitbucket senders call."""
+    for module in (github, bitbucket):
+        module.github_style_payload = wrap(module.github_style_payload)
+
+
+def accept_any_signature() -> None:
+    def wrap(check: PayloadCheck) -> PayloadCheck:
+        def unsigned(request: WebhookRequest, secret: Mapping[str, bytes]) -> Any:
+            # Sign the body ourselves: whatever signature came (or none) now passes.
+            headers = {k: v for k, v in request.headers.items() if k not in _SIGNATURE_HEADERS}
+            headers["x-hub-signature-256"] = "sha256=" + hmac_hex(
+                "sha256", token(secret), request.body)
+            return check(replace(request, headers=headers), secret)
+
+        return unsigned
+
+    _patch_github_style(wrap)
+
+
+def ignore_content_type() -> None:
+    def wrap(check: PayloadCheck) -> PayloadCheck:
+        def any_type(request: WebhookRequest, secret: Mapping[str, bytes]) -> Any:
+            try:
+                kind = media_type(request)
+            except RefusedRequest:
+                kind = None
+            if kind not in _GITHUB_STYLE_TYPES:
+                headers = {**request.headers, "content-type": "application/json"}
+                request = replace(request, headers=headers)
+            return check(request, secret)
+
+        return any_type
+
+    _patch_github_style(wrap)
+
+
+def ignore_event_filter() -> None:
+    def accepts_event(self: api.Receiver, event: str | None) -> bool:
+        return True
+
+    api.Receiver.accepts_event = accepts_event  # type: ignore[method-assign]
+
+
+def annotate_before_validating() -> None:
+    handle = ReceiverServer._handle
+
+    async def annotate_first(self: ReceiverServer, request: web.BaseRequest) -> tuple[int, str]:
+        # As soon as a request reaches a live hook, before its sender's checks.
+        receiver = self.index.by_path(request.raw_path)
+        small = (request.content_length or 0) <= self.limits.max_body_bytes
+        if receiver is not None and receiver.ready and not receiver.suspend and small:
+            arrived = WebhookRequest(method=request.method, headers={}, body=b"")
+            await self.annotator.annotate(receiver, arrived)
+        return await handle(self, request)
+
+    ReceiverServer._handle = annotate_first  # type: ignore[method-assign]
+
+
+def no_body_limit() -> None:
+    init = ReceiverServer.__init__
+
+    def unlimited(self: ReceiverServer, index: Index, senders: Any, annotator: Any,
+                  metrics: Any = None, limits: Limits | None = None) -> None:
+        limits = replace(limits or Limits(), max_body_bytes=sys.maxsize)
+        init(self, index, senders, annotator, metrics, limits)
+
+    ReceiverServer.__init__ = unlimited  # type: ignore[method-assign]
+
+
+def serve_unready() -> None:
+    by_path = Index.by_path
+    ready = {"conditions": [{"type": api.READY, "status": "True", "reason": api.SUCCEEDED}]}
+
+    def always_served(self: Index, path: str) -> api.Receiver | None:
+        receiver = by_path(self, path)
+        if receiver is None:
+            return None
+        return replace(receiver, suspend=False, status={**receiver.status, **ready})
+
+    Index.by_path = always_served  # type: ignore[method-assign]
+
+
+def gitlab_any_token() -> None:
+    def any_token(request: WebhookRequest, header: str, expected: bytes) -> None:
+        return None
+
+    gitlab.check_header_equals_token = any_token  # type: ignore[assignment]
+
+
+def no_404_after_rotation() -> None:
+    put = Index.put
+
+    def keep_old_paths(self: Index, receiver: api.Receiver) -> bool:
+        old = self.get(receiver.key)
+        stored = put(self, receiver)
+        moved = old is not None and old.uid == receiver.uid and old.webhook_path \
+            and old.webhook_path != receiver.webhook_path
+        if stored and moved:
+            self._by_path[old.webhook_path] = receiver.key  # the old path keeps serving
+        return stored
+
+    Index.put = keep_old_paths  # type: ignore[method-assign]
+
+
+FLAWS: dict[str, Flaw] = {
+    flaw.name: flaw
+    for flaw in (
+        Flaw("accept-any-signature",
+             "github and bitbucket accept any X-Hub-Signature(-256), or none",
+             accept_any_signature),
+        Flaw("ignore-content-type",
+             "github and bitbucket accept a missing or unsupported Content-Type",
+             ignore_content_type),
+        Flaw("ignore-event-filter", "events outside spec.events are accepted",
+             ignore_event_filter),
+        Flaw("annotate-before-validating",
+             "sources are annotated before the request is validated, even when refused",
+             annotate_before_validating),
+        Flaw("no-body-limit", "bodies over 3 MiB are read and accepted, never 413",
+             no_body_limit),
+        Flaw("serve-unready", "suspended and not-Ready Receivers are served, never 503",
+             serve_unready),
+        Flaw("gitlab-any-token", "gitlab accepts any X-Gitlab-Token, or none",
+             gitlab_any_token),
+        Flaw("no-404-after-rotation", "a Receiver's old webhook path keeps serving after the "
+             "token is rotated", no_404_after_rotation),
+    )
+}
