@@ -63,6 +63,10 @@ GUIDE_BAD_REQUESTS = [GUIDE_REFUSED.format(v) for v in (
 ]
 
 
+class HoleFound(AssertionError):
+    """Scenarios that should have failed under a flaw passed."""
+
+
 @dataclass(frozen=True)
 class Teeth:
     """A flaw, the scenarios `-k select` picks, which must fail (and why), which must pass."""
@@ -108,7 +112,15 @@ CASES = [
           ("test_rotating_the_token_moves_the_url_and_retires_the_old_one",), "expected 404",
           ("test_a_receiver_whose_secret_is_missing_is_not_ready_and_serves_nothing",)),
 ]
-EVERY_SELECTION = " or ".join(f"({case.select})" for case in CASES)
+# A known hole: "nothing was annotated" looks once, right after the answer, so an annotation
+# made a moment after a 400 goes unseen. Strict: once the step waits, this XPASSes and fails.
+ANNOTATION_AFTER_THE_ANSWER = "'nothing was annotated' does not wait for late annotations"
+KNOWN_HOLES = [
+    Teeth("annotate-after-refusing", "gitlab and token",
+          (GUIDE_REFUSED.format("GitLab-gitlab-wrong token"),
+           GUIDE_REFUSED.format("GitLab-gitlab-missing token")), "refused, yet annotated"),
+]
+EVERY_SELECTION = " or ".join(f"({case.select})" for case in CASES + KNOWN_HOLES)
 
 
 @pytest.fixture
@@ -125,7 +137,7 @@ def reference_run(control_plane: ControlPlane) -> SuiteRun:
 
 
 def test_every_flaw_is_exercised() -> None:
-    assert sorted(case.flaw for case in CASES) == sorted(FLAWS)
+    assert sorted(case.flaw for case in CASES + KNOWN_HOLES) == sorted(FLAWS)
 
 
 def test_the_launcher_refuses_an_unknown_flaw() -> None:
@@ -138,14 +150,19 @@ def test_the_launcher_refuses_an_unknown_flaw() -> None:
 
 @pytest.mark.controlplane
 def test_the_reference_passes_every_selection(reference_run: SuiteRun) -> None:
-    expected = set().union(*(case.selected for case in CASES))
+    expected = set().union(*(case.selected for case in CASES + KNOWN_HOLES))
     assert reference_run.returncode == 0, reference_run.explain()
     missing = expected - reference_run.named("passed")
     assert not missing, "not passed by the reference:\n" + reference_run.explain(missing)
 
 
 @pytest.mark.controlplane
-@pytest.mark.parametrize("teeth", CASES, ids=[case.flaw for case in CASES])
+@pytest.mark.parametrize("teeth", [
+    *[pytest.param(case, id=case.flaw) for case in CASES],
+    *[pytest.param(case, id=case.flaw, marks=pytest.mark.xfail(
+        strict=True, raises=HoleFound, reason=ANNOTATION_AFTER_THE_ANSWER))
+      for case in KNOWN_HOLES],
+])
 def test_the_suite_fails_the_flawed_receiver(
     teeth: Teeth, control_plane: ControlPlane, reference_run: SuiteRun, from_repo_root: None
 ) -> None:
@@ -157,7 +174,8 @@ def test_the_suite_fails_the_flawed_receiver(
 
     assert set(run.outcomes) == teeth.selected, "-k selected other scenarios:\n" + run.explain()
     holes = [n for n in teeth.must_fail if run.outcomes[n] != "failed"]
-    assert not holes, f"{teeth.flaw} went unnoticed by:\n" + run.explain(holes)
+    if holes:
+        raise HoleFound(f"{teeth.flaw} went unnoticed by:\n" + run.explain(holes))
     off_reason = [n for n in teeth.must_fail if teeth.reason not in run.messages[n]]
     assert not off_reason, f"failed, but not with {teeth.reason!r}:\n" + run.explain(off_reason)
     collateral = [n for n in teeth.must_pass if run.outcomes[n] != "passed"]

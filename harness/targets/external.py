@@ -10,22 +10,24 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from kubernetes import client
-
-from harness.kube import api_client
+from harness.kube import Kube, api_client
 from harness.report.preflight import Unreachable, check_external
 from harness.targets.base import Target
 
+EXPOSURE_KINDS = (
+    ("networking.k8s.io/v1", "Ingress"),
+    ("gateway.networking.k8s.io/v1", "Gateway"),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute"),
+)
 
-def _serves(api: client.ApiClient, group_version: str, plural: str) -> bool:
+
+def _serves(kube: Kube, api_version: str, kind: str) -> bool:
+    """Whether the API server serves `kind` (API discovery)."""
     try:
-        resources = api.call_api(
-            f"/apis/{group_version}", "GET", response_type="object", auth_settings=["BearerToken"],
-            _return_http_data_only=True, _request_timeout=5,
-        )
-    except Exception:  # not served: 404, or a discovery error
+        kube.resource(api_version, kind)
+    except Exception:  # the dynamic client raises ResourceNotFoundError, or a discovery error
         return False
-    return any(r.get("name") == plural for r in (resources or {}).get("resources", []))
+    return True
 
 
 def external_target(
@@ -39,9 +41,8 @@ def external_target(
     if namespace is None:
         capabilities.add("fresh-namespaces")
     with api_client(path) as api:
-        if _serves(api, "gateway.networking.k8s.io/v1", "httproutes") and _serves(
-            api, "networking.k8s.io/v1", "ingresses"
-        ):
+        kube = Kube(api)
+        if all(_serves(kube, *kind) for kind in EXPOSURE_KINDS):
             capabilities.add("exposure-objects")
     kubectl = shutil.which("kubectl")
     if kubectl:

@@ -7,6 +7,7 @@ conformance scenarios refuses, so a suite with teeth fails those scenarios.
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from reference.server import Limits, ReceiverServer
 PayloadCheck = Callable[[WebhookRequest, Mapping[str, bytes]], Any]
 _SIGNATURE_HEADERS = ("x-hub-signature", "x-hub-signature-256")
 _GITHUB_STYLE_TYPES = ("application/json", "application/x-www-form-urlencoded")
+ANNOTATION_LAG = 0.5  # seconds between a refusal and annotate-after-refusing's annotation
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,28 @@ def annotate_before_validating() -> None:
     ReceiverServer._handle = annotate_first  # type: ignore[method-assign]
 
 
+def annotate_after_refusing() -> None:
+    handle = ReceiverServer._handle
+    pending: set[asyncio.Task[Any]] = set()
+
+    async def annotate_later(server: ReceiverServer, receiver: api.Receiver) -> None:
+        await asyncio.sleep(ANNOTATION_LAG)
+        await server.annotator.annotate(receiver, WebhookRequest("POST", {}, b""))
+
+    async def answer_then_annotate(self: ReceiverServer,
+                                   request: web.BaseRequest) -> tuple[int, str]:
+        status, receiver_type = await handle(self, request)
+        receiver = self.index.by_path(request.raw_path)
+        if status == 400 and receiver is not None:
+            # Work queued behind the answer: the client has its 400 before the annotation.
+            task = asyncio.create_task(annotate_later(self, receiver))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+        return status, receiver_type
+
+    ReceiverServer._handle = answer_then_annotate  # type: ignore[method-assign]
+
+
 def no_body_limit() -> None:
     init = ReceiverServer.__init__
 
@@ -154,6 +178,9 @@ FLAWS: dict[str, Flaw] = {
         Flaw("annotate-before-validating",
              "sources are annotated before the request is validated, even when refused",
              annotate_before_validating),
+        Flaw("annotate-after-refusing",
+             "sources are annotated shortly after a request was refused with 400",
+             annotate_after_refusing),
         Flaw("no-body-limit", "bodies over 3 MiB are read and accepted, never 413",
              no_body_limit),
         Flaw("serve-unready", "suspended and not-Ready Receivers are served, never 503",
