@@ -24,3 +24,7 @@ INGRESS_NGINX = "controller-v1.12.1"
 ENVOY_GATEWAY = "v1.9.1"
 # Flux, when the kind target runs Flux's own notification-controller instead of the reference.
 FLUX = "v2.9.5"
+# Probe pods of the traffic scenarios (harness/traffic.py): a curl client and a busybox httpd
+# standing in for cert-manager's HTTP-01 solver.
+PROBE_IMAGE = "curlimages/curl:8.13.0"
+SOLVER_IMAGE = "busybox:1.37.0"

@@ -20,6 +20,7 @@ from steps.exposure import *  # noqa: F403
 from steps.kubectl import *  # noqa: F403
 from steps.other_senders import *  # noqa: F403
 from steps.requests import *  # noqa: F403
+from steps.traffic import *  # noqa: F403
 
 
 @pytest.fixture

@@ -1,0 +1,55 @@
+@extended
+Feature: Real traffic through the guide's exposure and policies
+  On a cluster with a data plane, a webhook travels the ways the guide exposes the receiver,
+  and NetworkPolicy is enforced on real connections. The receiver runs in flux-system with
+  the guide's LoadBalancer Service, Ingress, HTTPRoute and Flux's network policies beside it;
+  it serves the Receivers of every namespace (--watch-all-namespaces), so each scenario keeps
+  its Secret, Receiver and source in a fresh namespace of its own while the traffic enters
+  through flux-system. A connection that must fail is proven by a client that gives up after
+  3 seconds, never by waiting.
+
+  @cap-traffic
+  Scenario Outline: A signed push through the <entry> reaches the receiver
+    Given the guide's GitRepository "webapp"
+    And a token generated as the guide does, stored in the Secret "webhook-token"
+    And the guide's Receiver "webapp" is Ready
+    When GitHub sends a signed "push" event through the <entry>
+    Then the receiver answers 200
+    And the GitRepository "webapp" was annotated
+
+    Examples:
+      | entry                                        |
+      | LoadBalancer Service "receiver"              |
+      | Ingress for "webhook-receiver.example.com"   |
+      | HTTPRoute for "webhook-receiver.example.com" |
+
+  @cap-traffic
+  Scenario Outline: A push for another host through the <entry> reaches no receiver
+    Given the guide's GitRepository "webapp"
+    And a token generated as the guide does, stored in the Secret "webhook-token"
+    And the guide's Receiver "webapp" is Ready
+    When GitHub sends a signed "push" event through the <entry>
+    Then the request is answered 404 before it reaches the receiver
+    And nothing was annotated
+
+    Examples:
+      | entry                               |
+      | Ingress for "elsewhere.example.com"   |
+      | HTTPRoute for "elsewhere.example.com" |
+
+  @cap-network-policy-enforcement
+  Scenario: Any namespace reaches the webhook port while allow-webhooks stands, none without it
+    Given Flux's network policies stand in the receiver's namespace
+    Then a probe in a fresh namespace connects to the receiver pods on port 9292
+    When the policy "allow-webhooks" is lifted from the receiver's namespace
+    Then a probe in a fresh namespace times out connecting to the receiver pods on port 9292
+    And a probe in the receiver's namespace connects to the receiver pods on port 9292
+    When the policy "allow-webhooks" is put back
+    Then a probe in a fresh namespace connects to the receiver pods on port 9292
+
+  @cap-network-policy-enforcement
+  Scenario: cert-manager's solver answers only cert-manager's namespace
+    Given the policy "allow-cert-manager-resolver" stands in the receiver's namespace
+    And a cert-manager HTTP-01 solver pod listening on port 8089 in the receiver's namespace
+    Then a probe in a fresh namespace labelled "app.kubernetes.io/instance=cert-manager" connects to the solver pod on port 8089
+    And a probe in a fresh namespace without that label times out connecting to the solver pod on port 8089

@@ -1,0 +1,99 @@
+"""`--target external` against a receiver someone else started: here, the reference by hand.
+
+The suite runs in a subprocess as a user would run it against their own installation,
+with a namespace per scenario or in one fixed namespace it must leave as it found it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from harness import flux
+from harness.controlplane import ControlPlane
+from harness.kube import Kube, wait_until
+from harness.processes import free_port
+from harness.reference_process import ReferenceReceiver
+from tests.broken.suite import SuiteRun, run_suite
+
+pytestmark = pytest.mark.controlplane
+
+CLEANUP_TIMEOUT = 30.0
+# Kinds a scenario may create in its namespace: Flux's, and the core ones the guide uses.
+KINDS = [
+    (flux.RECEIVER_API, "Receiver"),
+    *((api_version, kind) for kind, api_version in flux.API_VERSIONS.items()),
+    ("v1", "Secret"),
+    ("v1", "Service"),
+    ("v1", "ConfigMap"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+]
+# Capabilities the external target cannot have on this control plane; skips must name one.
+SKIP_REASON = re.compile(r"target external lacks ")
+
+
+@pytest.fixture(scope="module")
+def reference(control_plane: ControlPlane) -> Iterator[ReferenceReceiver]:
+    """The reference receiver, started by hand as an installation someone else runs."""
+    with ReferenceReceiver(control_plane.kubeconfig) as receiver:
+        yield receiver
+
+
+def objects_in(kube: Kube, namespace: str) -> set[str]:
+    """`Kind/name` of every object of KINDS in the namespace."""
+    found = set()
+    for api_version, kind in KINDS:
+        listing = kube.resource(api_version, kind).get(namespace=namespace)
+        found |= {f"{kind}/{item['metadata']['name']}" for item in listing.to_dict()["items"]}
+    return found
+
+
+def assert_all_passed(run: SuiteRun) -> None:
+    not_passed = run.named("failed") | run.named("error")
+    assert not not_passed, "scenarios did not pass:\n" + run.explain(not_passed)
+    odd_skips = {n for n in run.named("skipped") if not SKIP_REASON.search(run.messages[n])}
+    assert not odd_skips, "skipped for another reason than a capability:\n" + run.explain(
+        odd_skips)
+    assert run.named("passed"), "no scenario ran:\n" + run.explain()
+    assert run.returncode == 0, run.explain()
+
+
+def test_the_core_profile_passes_against_an_external_receiver(
+    control_plane: ControlPlane, reference: ReferenceReceiver
+) -> None:
+    run = run_suite(control_plane.kubeconfig, reference.url, "-m", "core")
+    assert_all_passed(run)
+    ran = " ".join(run.named("passed"))
+    for group in ("delivery_variant", "gitlab", "rotating", "mib", "suspended"):
+        assert group in ran, f"no {group} scenario passed:\n" + run.explain()
+
+
+def test_a_shared_work_namespace_is_left_as_found(
+    control_plane: ControlPlane, reference: ReferenceReceiver, kube: Kube, namespace: str
+) -> None:
+    before = objects_in(kube, namespace)
+    run = run_suite(control_plane.kubeconfig, reference.url,
+                    "-m", "core", work_namespace=namespace)
+    assert_all_passed(run)
+    fresh_only = {n for n in run.named("skipped") if "fresh-namespaces" in run.messages[n]}
+    assert fresh_only, "scenarios that need their own namespaces ran in a shared one"
+
+    def cleaned_up() -> bool:
+        return objects_in(kube, namespace) <= before
+
+    wait_until(cleaned_up, CLEANUP_TIMEOUT, f"the scenarios' objects to leave {namespace}",
+               describe=lambda: ", ".join(sorted(objects_in(kube, namespace) - before)))
+
+
+def test_an_unreachable_receiver_url_exits_2_with_a_reason(control_plane: ControlPlane) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    run = run_suite(control_plane.kubeconfig, url, "-k", "rotating", timeout=120)
+    assert run.returncode == 2, run.explain()
+    reasons = [line for line in run.output.splitlines() if "external target:" in line]
+    assert len(reasons) == 1, run.output
+    assert re.search(rf"external target: receiver URL {re.escape(url)} is unreachable: \w+",
+                     reasons[0]), reasons[0]
+    assert not run.named("passed") and not run.named("failed"), run.explain()
