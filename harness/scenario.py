@@ -7,6 +7,8 @@ report (requests sent, answers and object states observed).
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +22,10 @@ from harness.targets.base import Target
 Evidence = Callable[[str, Any], None]
 SourceKey = tuple[str, str, str]  # kind, name, namespace
 ANNOTATION_TIMEOUT = 10.0
+CLEANUP_TIMEOUT = 30.0
+# How long a refused request must leave every source alone: a receiver that annotates
+# after answering is caught within this period (RC_QUIET_PERIOD, seconds).
+QUIET_PERIOD = float(os.environ.get("RC_QUIET_PERIOD", "1.0"))
 
 
 @dataclass
@@ -42,6 +48,8 @@ class Scenario:
     other: tuple[str, str] | None = None  # (name, namespace) of a second Receiver
     other_path: str | None = None
     kubectl_output: str = ""
+    secrets: set[str] = field(default_factory=set)  # Secrets created in the namespace
+    other_namespaces: list[str] = field(default_factory=list)  # namespaces it created
 
     # -- objects ------------------------------------------------------------------------
 
@@ -53,8 +61,9 @@ class Scenario:
     def add_source(self, kind: str, name: str, namespace: str | None = None,
                    labels: Mapping[str, str] | None = None) -> None:
         namespace = namespace or self.namespace
-        if namespace != self.namespace:
+        if namespace != self.namespace and namespace not in self.other_namespaces:
             self.kube.create_namespace(namespace)
+            self.other_namespaces.append(namespace)
         self.apply(flux.source_object(kind, name, namespace, labels))
         self.sources.append((kind, name, namespace))
 
@@ -78,9 +87,23 @@ class Scenario:
                     extra: Mapping[str, str] | None = None) -> str:
         """Keep `token` (a new one made as the guide does if None) in the Secret `secret`."""
         token = token or senders.generate_token()
-        flux.put_token_secret(self.kube, self.namespace, secret, {"token": token, **(extra or {})})
+        self.put_secret(secret, {"token": token, **(extra or {})})
         self.tokens[secret] = token
         return token
+
+    def put_secret(self, name: str, data: Mapping[str, str]) -> None:
+        """Create or replace a Secret in the scenario's namespace."""
+        flux.put_token_secret(self.kube, self.namespace, name, data)
+        self.secrets.add(name)
+
+    @property
+    def other_namespace(self) -> str:
+        """A second namespace for the scenario, created on first use."""
+        name = f"{self.namespace}-other"
+        if name not in self.other_namespaces:
+            self.kube.create_namespace(name)
+            self.other_namespaces.append(name)
+        return name
 
     @property
     def token(self) -> str:
@@ -90,18 +113,36 @@ class Scenario:
             return self.pending_token
         raise AssertionError("the scenario has no token yet")
 
-    def cleanup(self) -> None:
-        """Delete what the scenario created (needed when the target's namespace is shared)."""
+    def cleanup(self, objects: bool) -> None:
+        """Delete the namespaces the scenario added and, when `objects` (the target's
+        namespace is shared), every object it created there, waiting until they are gone."""
+        for namespace in self.other_namespaces:
+            self.kube.delete_namespace(namespace)
+        if not objects:
+            return
+        gone: list[tuple[str, str, str, str]] = []
         for obj in reversed(self.created):
-            resource = self.kube.resource(obj["apiVersion"], obj["kind"])
-            try:
-                resource.delete(name=obj["metadata"]["name"],
-                                namespace=obj["metadata"].get("namespace") or self.namespace)
-            except Exception as err:  # already gone is fine
-                if getattr(err, "status", None) != 404:
-                    raise
-        for secret in self.tokens:
-            self.kube.core.delete_namespaced_secret(secret, self.namespace)
+            meta = obj["metadata"]
+            key = (obj["apiVersion"], obj["kind"], meta["name"], meta.get("namespace")
+                   or self.namespace)
+            if key[3] in self.other_namespaces or key in gone:
+                continue
+            self._delete(*key)
+            gone.append(key)
+        for secret in self.secrets:
+            self._delete("v1", "Secret", secret, self.namespace)
+            gone.append(("v1", "Secret", secret, self.namespace))
+        # Receivers carry a finalizer: a new object of the same name applied while the old
+        # one is terminating would vanish with it.
+        wait_until(lambda: not any(self.kube.get(*key) for key in gone), CLEANUP_TIMEOUT,
+                   "the scenario's objects to be deleted")
+
+    def _delete(self, api_version: str, kind: str, name: str, namespace: str) -> None:
+        try:
+            self.kube.resource(api_version, kind).delete(name=name, namespace=namespace)
+        except Exception as err:  # already gone is fine
+            if getattr(err, "status", None) != 404:
+                raise
 
     # -- receivers ----------------------------------------------------------------------
 
@@ -211,10 +252,16 @@ class Scenario:
                           flux.annotations(self.kube, *key))
             raise
 
-    def unchanged_sources(self) -> list[SourceKey]:
-        """Sources whose requestedAt is the same as before the last request (all must be)."""
-        changed = [key for key in self.sources if flux.requested_at(self.kube, *key)
-                   != self.before.get(key)]
+    def changed_sources(self, quiet_period: float = QUIET_PERIOD) -> list[SourceKey]:
+        """Sources whose requestedAt differs from before the last request, watched for
+        `quiet_period` seconds after the answer (a refused request must change none)."""
+        deadline = time.monotonic() + quiet_period
+        while True:
+            changed = [key for key in self.sources
+                       if flux.requested_at(self.kube, *key) != self.before.get(key)]
+            if changed or time.monotonic() >= deadline:
+                break
+            time.sleep(0.1)
         if changed:
             self.evidence("annotated although refused",
                           {f"{k[0]} {k[2]}/{k[1]}": flux.requested_at(self.kube, *k)

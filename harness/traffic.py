@@ -10,20 +10,26 @@ Two jobs:
   by that bounded timeout, never by a sleep.
 
 Probe pods comply with the "restricted" Pod Security Standard; :func:`run_probe` deletes its
-pod once the exit code is read.
+pod once the exit code is read. :class:`Traffic` does both for one scenario: the receiver and
+the guide's exposure objects and policies live in flux-system, set up by the target
+(harness/targets/kind.py); probe pods run in namespaces the scenario creates, and a policy
+the scenario lifts is put back when it ends.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
 import requests
 from kubernetes.client.rest import ApiException
 
-from harness import versions
-from harness.kube import Kube, wait_until
+from harness import senders, versions
+from harness.exposure import POLICY_API
+from harness.kube import Kube, Timeout, wait_until
+from harness.scenario import Scenario
 from harness.senders.delivery import Delivery
 
 RECEIVER_NAMESPACE = "flux-system"  # where the kind target (and `flux install`) runs it
@@ -33,6 +39,8 @@ CONNECT_TIMEOUT = 3  # seconds a probe waits for a connection
 POD_DEADLINE = 120.0  # seconds a probe pod may take, image pull included
 NOBODY = 65534
 PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
+SETTLE = 45.0  # seconds a changed policy may take to reach the data plane
+ENTRY_DETAILS = {"Ingress": "ingress_url", "HTTPRoute": "gateway_url"}  # Target.details keys
 
 
 class Outcome(Enum):
@@ -240,3 +248,152 @@ def run_probe(kube: Kube, namespace: str, name: str, address: str, port: int,
     finally:
         delete_pod(kube, namespace, name)
     return Probe(namespace, address, port, code)
+
+
+# -- one scenario's traffic ---------------------------------------------------------------
+
+
+@dataclass
+class Traffic:
+    """What a traffic scenario created outside its own namespace, to undo at the end."""
+
+    scenario: Scenario
+    namespaces: list[str] = field(default_factory=list)
+    pods: list[tuple[str, str]] = field(default_factory=list)  # (namespace, name)
+    lifted: dict[str, dict[str, Any]] = field(default_factory=dict)  # policy name -> object
+    solver: str | None = None  # the solver pod's IP
+
+    @property
+    def kube(self) -> Kube:
+        return self.scenario.kube
+
+    def close(self) -> None:
+        """Put back every lifted policy; delete the scenario's pods and namespaces."""
+        for name in list(self.lifted):
+            self.restore(name)
+        for namespace, pod in self.pods:
+            delete_pod(self.kube, namespace, pod)
+        for namespace in self.namespaces:
+            self.kube.delete_namespace(namespace)
+
+    # -- webhooks through an entry point --------------------------------------------------
+
+    def entry_point(self, entry: str, name: str | None) -> tuple[str, str | None]:
+        """The base URL and Host header of an entry point ("LoadBalancer Service" `name`, or
+        the "Ingress"/"HTTPRoute" for the host `name`)."""
+        if entry == "LoadBalancer Service":
+            return load_balancer_url(self.kube, RECEIVER_NAMESPACE, name or "receiver"), None
+        target = self.scenario.target
+        url = target.details.get(ENTRY_DETAILS[entry])
+        if not url:
+            raise AssertionError(f"target {target.name} names no {ENTRY_DETAILS[entry]}")
+        return url, name
+
+    def deliver(self, entry: str, name: str | None, sender_type: str,
+                **context: Any) -> requests.Response:
+        """Send a valid webhook of `sender_type` to the scenario's Receiver through the entry
+        point, after a snapshot of the sources; keep the answer as the scenario's response."""
+        scenario = self.scenario
+        base_url, host = self.entry_point(entry, name)
+        path = scenario.webhook_path()
+        delivery = senders.delivery(sender_type, "valid", scenario.token, **context)
+        scenario.snapshot()
+        scenario.evidence(f"request sent through the {entry}",
+                          f"POST {base_url}{senders.short_path(path)} Host: {host or '(as URL)'}\n"
+                          f"{delivery.describe()}")
+        try:
+            scenario.response = send_via(base_url, path, delivery, host)
+        except requests.RequestException as err:
+            scenario.evidence("no answer", f"{type(err).__name__}: {err}")
+            raise AssertionError(f"no answer through the {entry}: {type(err).__name__}") from err
+        scenario.evidence("response observed", {"status": scenario.response.status_code,
+                                                "body": scenario.response.text[:2000]})
+        return scenario.response
+
+    # -- policies in the receiver's namespace ---------------------------------------------
+
+    def policy(self, name: str) -> dict[str, Any] | None:
+        return self.kube.get(POLICY_API, "NetworkPolicy", name, RECEIVER_NAMESPACE)
+
+    def standing_policy(self, name: str) -> dict[str, Any]:
+        """The NetworkPolicy `name` in the receiver's namespace; it must exist."""
+        policy = self.policy(name)
+        if not policy:
+            raise AssertionError(f"the NetworkPolicy {RECEIVER_NAMESPACE}/{name} does not exist")
+        return policy
+
+    def lift(self, name: str) -> None:
+        """Delete the policy `name`, keeping it to put back."""
+        policy = self.standing_policy(name)
+        meta = policy["metadata"]
+        self.lifted[name] = {
+            "apiVersion": POLICY_API, "kind": "NetworkPolicy", "spec": policy["spec"],
+            "metadata": {k: meta[k] for k in ("name", "namespace", "labels", "annotations")
+                         if meta.get(k)},
+        }
+        self.kube.resource(POLICY_API, "NetworkPolicy").delete(name=name,
+                                                               namespace=RECEIVER_NAMESPACE)
+
+    def restore(self, name: str) -> None:
+        """Put back the lifted policy `name`."""
+        self.kube.apply(self.lifted.pop(name), RECEIVER_NAMESPACE)
+
+    # -- pods and probes ------------------------------------------------------------------
+
+    def start_solver(self, port: int) -> None:
+        """Run a cert-manager HTTP-01 solver pod on `port` in the receiver's namespace; wait
+        until it is Ready."""
+        name = f"cm-acme-http-solver-{uuid.uuid4().hex[:5]}"
+        create_pod(self.kube, RECEIVER_NAMESPACE, solver_pod(name, port))
+        self.pods.append((RECEIVER_NAMESPACE, name))
+        self.solver = wait_ready(self.kube, RECEIVER_NAMESPACE, name)
+
+    def address(self, role: str) -> str:
+        """The IP of the "solver pod" or of one of the "receiver pods"."""
+        if role == "solver pod":
+            if not self.solver:
+                raise AssertionError("the scenario has no solver pod")
+            return self.solver
+        addresses = pod_addresses(self.kube, RECEIVER_NAMESPACE, RECEIVER_SELECTOR)
+        if not addresses:
+            raise AssertionError(f"no running pod {RECEIVER_SELECTOR} in {RECEIVER_NAMESPACE}")
+        return addresses[0]
+
+    def namespace(self, labels: dict[str, str] | None = None) -> str:
+        """A fresh namespace with `labels`, deleted when the scenario ends."""
+        name = f"{self.scenario.namespace}-p{len(self.namespaces)}"
+        fresh_namespace(self.kube, name, labels)
+        self.namespaces.append(name)
+        return name
+
+    def probe_namespace(self, where: str, labels: str | None = None) -> str:
+        """The namespace a probe runs in: the receiver's, or a fresh one labelled "k=v"."""
+        if where == "the receiver's namespace":
+            return RECEIVER_NAMESPACE
+        if labels:
+            key, _, value = labels.partition("=")
+            return self.namespace({key: value})
+        return self.namespace()
+
+    def probe_until(self, namespace: str, address: str, port: int, expected: Outcome,
+                    settle: float = SETTLE) -> list[Probe]:
+        """Probe until two probes in a row come to `expected`. Every probe is bounded by curl's
+        --max-time; the `settle` window for a changed policy to reach the data plane opens
+        after the first probe, whose pod may have waited for its image."""
+        probes: list[Probe] = []
+
+        def twice_expected() -> bool:
+            probe = run_probe(self.kube, namespace, f"probe-{uuid.uuid4().hex[:6]}",
+                              address, port)
+            probes.append(probe)
+            self.scenario.evidence("probe", str(probe))
+            return len(probes) >= 2 and probes[-1].outcome == probes[-2].outcome == expected
+
+        twice_expected()
+        try:
+            wait_until(twice_expected, settle, f"two probes in a row to be {expected.value}",
+                       describe=lambda: str(probes[-1]))
+        except Timeout as err:
+            raise AssertionError(f"expected {expected.value}, got "
+                                 f"{[p.outcome.value for p in probes]}: {err}") from None
+        return probes

@@ -347,7 +347,7 @@ class Controller:
         self.queue.add_after(key, outcome.requeue_after)
 
     async def _secret(self, receiver: api.Receiver) -> Mapping[str, bytes] | None:
-        """The referenced Secret's data: from the watch cache, else read once (watch lag)."""
+        """The referenced Secret's data: from the watch cache, else read (watch lag)."""
         key = receiver.secret_key
         if key is None:
             return None
@@ -361,9 +361,9 @@ class Controller:
             if exc.not_found:
                 return None
             raise
-        data = decode_secret(obj)
-        self.index.put_secret(key, data)
-        return data
+        # Not cached: only the watch fills the cache, or a DELETED event handled while this
+        # read was under way would be undone by stale data.
+        return decode_secret(obj)
 
     async def _remove_finalizer(self, path: str, receiver: api.Receiver) -> None:
         if api.FINALIZER not in receiver.finalizers:

@@ -36,7 +36,7 @@ def a_labelled_source(scenario: Scenario, kind: str, name: str, labels: str) -> 
 
 @given(parsers.parse('a {kind} "{name}" in another namespace'))
 def a_source_elsewhere(scenario: Scenario, kind: str, name: str) -> None:
-    scenario.add_source(kind, name, namespace=f"{scenario.namespace}-other")
+    scenario.add_source(kind, name, namespace=scenario.other_namespace)
 
 
 @given("these sources:")
@@ -77,7 +77,7 @@ def rotate_token(scenario: Scenario, secret: str) -> None:
 
 @given(parsers.parse('the Secret "{secret}" holding only a "{key}" key'))
 def secret_without_token(scenario: Scenario, secret: str, key: str) -> None:
-    flux.put_token_secret(scenario.kube, scenario.namespace, secret, {key: flux_token()})
+    scenario.put_secret(secret, {key: flux_token()})
 
 
 # -- Receivers -------------------------------------------------------------------------
@@ -123,7 +123,7 @@ def resource_ref(scenario: Scenario, text: str) -> dict:
     if match["labels"]:
         ref["matchLabels"] = labels_of(match["labels"])
     if match["elsewhere"]:
-        ref["namespace"] = f"{scenario.namespace}-other"
+        ref["namespace"] = scenario.other_namespace
     if match["api"]:
         ref["apiVersion"] = match["api"]
     elif not match["noapi"] and match["kind"] not in flux.DEFAULTED_KINDS:
@@ -172,8 +172,7 @@ def resume(scenario: Scenario, name: str) -> None:
 def same_receiver_elsewhere(scenario: Scenario, name: str, where: str) -> None:
     namespace = scenario.namespace
     if where == "another namespace":
-        namespace = f"{scenario.namespace}-other"
-        scenario.kube.create_namespace(namespace)
+        namespace = scenario.other_namespace
         flux.put_token_secret(scenario.kube, namespace, "webhook-token",
                               {"token": scenario.token})
     obj = flux.guide_object("receiver-webapp.yaml", namespace, name=name)

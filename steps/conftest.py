@@ -32,5 +32,4 @@ def scenario(
 
     state = Scenario(target, target_kube, work_namespace, evidence)
     yield state
-    if target.namespace:  # a shared namespace: leave it as we found it
-        state.cleanup()
+    state.cleanup(objects=bool(target.namespace))  # a shared namespace is left as found

@@ -22,6 +22,7 @@ def create_secret_with_kubectl(scenario: Scenario, secret: str) -> None:
     run(scenario, f"kubectl -n flux-system create secret generic {secret} "
                   f"--from-literal=token={token}")
     scenario.tokens[secret] = token
+    scenario.secrets.add(secret)
 
 
 @when(parsers.parse('I run the guide\'s "{command}"'))

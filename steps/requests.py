@@ -122,7 +122,7 @@ def refuses(scenario: Scenario) -> None:
 @then(parsers.re(r'the (?P<kind>\w+) "(?P<name>[^"]+)"(?P<elsewhere> in that namespace)? '
                  r'was annotated$'))
 def annotated(scenario: Scenario, kind: str, name: str, elsewhere: str | None) -> None:
-    namespace = f"{scenario.namespace}-other" if elsewhere else None
+    namespace = scenario.other_namespace if elsewhere else None
     scenario.wait_annotated(scenario.source_key(kind, name, namespace))
 
 
@@ -141,7 +141,7 @@ def every_source_annotated(scenario: Scenario) -> None:
 @then("nothing was annotated")
 def nothing_annotated(scenario: Scenario) -> None:
     assert scenario.sources, "a negative check needs at least one source to watch"
-    changed = scenario.unchanged_sources()
+    changed = scenario.changed_sources()
     assert not changed, f"refused, yet annotated: {changed}"
 
 
