@@ -25,7 +25,7 @@ ANNOTATION_TIMEOUT = 10.0
 CLEANUP_TIMEOUT = 30.0
 # How long a refused request must leave every source alone: a receiver that annotates
 # after answering is caught within this period (RC_QUIET_PERIOD, seconds).
-QUIET_PERIOD = float(os.environ.get("RC_QUIET_PERIOD", "1.0"))
+QUIET_PERIOD = float(os.environ.get("RC_QUIET_PERIOD", "0.5"))
 
 
 @dataclass

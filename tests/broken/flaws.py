@@ -25,7 +25,7 @@ from reference.server import Limits, ReceiverServer
 PayloadCheck = Callable[[WebhookRequest, Mapping[str, bytes]], Any]
 _SIGNATURE_HEADERS = ("x-hub-signature", "x-hub-signature-256")
 _GITHUB_STYLE_TYPES = ("application/json", "application/x-www-form-urlencoded")
-ANNOTATION_LAG = 0.5  # seconds between a refusal and annotate-after-refusing's annotation
+ANNOTATION_LAG = 0.2  # seconds between a refusal and annotate-after-refusing's annotation
 
 
 @dataclass(frozen=True)
