@@ -13,7 +13,7 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.exposure import FLUX_POLICIES
 from harness.scenario import Scenario
-from harness.traffic import SETTLE, Outcome, Probe, Traffic
+from harness.traffic import Outcome, Traffic
 
 
 @pytest.fixture
@@ -21,12 +21,6 @@ def traffic(scenario: Scenario) -> Iterator[Traffic]:
     state = Traffic(scenario)
     yield state
     state.close()
-
-
-def probe_until(traffic: Traffic, namespace: str, address: str, port: int,
-                expected: Outcome) -> list[Probe]:
-    """Traffic.probe_until with this module's SETTLE (which tests/test_traffic.py shortens)."""
-    return traffic.probe_until(namespace, address, port, expected, SETTLE)
 
 
 # -- webhooks through an entry point ------------------------------------------------------
@@ -86,4 +80,4 @@ def probe_connection(traffic: Traffic, where: str, labels: str | None, verdict: 
                      role: str, port: str) -> None:
     address = traffic.address(role)
     expected = Outcome.CONNECTED if verdict == "connects" else Outcome.TIMED_OUT
-    probe_until(traffic, traffic.probe_namespace(where, labels), address, int(port), expected)
+    traffic.probe_until(traffic.probe_namespace(where, labels), address, int(port), expected)

@@ -21,8 +21,7 @@ from kubernetes.client.rest import ApiException
 from pytest_bdd.feature import get_feature
 from pytest_bdd.steps import step_function_context_registry
 
-import steps.conftest  # registers every step definition
-import steps.traffic
+import steps.conftest  # noqa: F401  (registers every step definition)
 from harness.kube import Kube, Timeout, wait_until
 from harness.paths import FEATURES, REPO_ROOT
 from harness.scenario import Scenario
@@ -34,6 +33,7 @@ from harness.traffic import (
     Outcome,
     Probe,
     ProbeError,
+    Traffic,
     fresh_namespace,
     load_balancer_url,
     pod_addresses,
@@ -42,7 +42,6 @@ from harness.traffic import (
     send_via,
     solver_pod,
 )
-from steps.traffic import Traffic, probe_until
 
 FEATURE = "09_traffic.feature"
 DELIVERY = Delivery("github", "valid", {"Content-Type": "application/json",
@@ -252,7 +251,7 @@ def test_probe_until_two_in_a_row(kube: Kube, control_plane: Any, pod_namespace:
     traffic = Traffic(Scenario(target, kube, pod_namespace))
     kubelet = Kubelet(kube, pod_namespace, exit_codes)
     kubelet.start()
-    probes = probe_until(traffic, pod_namespace, "10.244.0.7", 9292, expected)
+    probes = traffic.probe_until(pod_namespace, "10.244.0.7", 9292, expected)
     kubelet.join()
     assert [p.outcome.value for p in probes] == seen
 
@@ -261,13 +260,12 @@ def test_probe_until_two_in_a_row(kube: Kube, control_plane: Any, pod_namespace:
 def test_probe_until_fails_when_the_outcome_never_settles(
     kube: Kube, control_plane: Any, pod_namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(steps.traffic, "SETTLE", 0.1)
     target = Target("embedded", control_plane.kubeconfig, "http://127.0.0.1:9")
     traffic = Traffic(Scenario(target, kube, pod_namespace))
     kubelet = Kubelet(kube, pod_namespace, [0, 28])
     kubelet.start()
     with pytest.raises(AssertionError, match=r"expected timed out, got \['connected', 'timed"):
-        probe_until(traffic, pod_namespace, "10.244.0.7", 9292, Outcome.TIMED_OUT)
+        traffic.probe_until(pod_namespace, "10.244.0.7", 9292, Outcome.TIMED_OUT, settle=0.1)
     kubelet.join()
 
 
