@@ -123,7 +123,7 @@ def _summary(results: dict[str, Any]) -> str:
         ("Target", escape(run.get("target") or "—")),
         ("Profile", escape(run.get("profile") or "—")),
         ("Tags", escape(run.get("tags") or "—")),
-        ("Suite", escape(_suite(suite))),
+        ("Suite", escape(model.suite_label(suite))),
         ("Date", escape(run.get("date") or "—")),
         ("Wall time", escape(model.seconds(run.get("wall_time")))),
     ]
@@ -282,14 +282,6 @@ def _implementation(impl: dict[str, Any]) -> str:
         text += f' <a href="{escape(url, quote=True)}">{escape(url)}</a>'
     elif url:
         text += f" {escape(url)}"
-    return text
-
-
-def _suite(suite: dict[str, Any]) -> str:
-    text = f"receiver-conformance {suite.get('version') or '?'}"
-    if suite.get("commit"):
-        commit = suite["commit"]
-        text += f" ({commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''})"
     return text
 
 

@@ -27,7 +27,7 @@ def render_markdown(results: dict[str, Any]) -> str:
         f"| Target | {_cell(run.get('target') or '—')} |",
         f"| Profile | {_cell(run.get('profile') or '—')} |",
         f"| Tags | {_cell(run.get('tags') or '—')} |",
-        f"| Suite | {_cell(_suite(suite))} |",
+        f"| Suite | {_cell(model.suite_label(suite))} |",
         f"| Date | {_cell(run.get('date') or '—')} |",
         f"| Wall time | {model.seconds(run.get('wall_time'))} |",
         f"| Capabilities supported | {_cell(', '.join(supported) or '—')} |",
@@ -107,14 +107,6 @@ def _implementation(impl: dict[str, Any]) -> str:
     if impl.get("url"):
         parts.append(f"<{impl['url']}>")
     return " ".join(parts)
-
-
-def _suite(suite: dict[str, Any]) -> str:
-    text = f"receiver-conformance {suite.get('version') or '?'}"
-    if suite.get("commit"):
-        commit = suite["commit"]
-        text += f" ({commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''})"
-    return text
 
 
 def _cell(text: str) -> str:

@@ -147,6 +147,15 @@ def display_name(scenario: dict[str, Any]) -> str:
     return f"{scenario['name']} [{values}]"
 
 
+def suite_label(suite: dict[str, Any]) -> str:
+    """'receiver-conformance 0.1.0 (abcdef123456)', '-dirty' kept for a modified tree."""
+    text = f"receiver-conformance {suite.get('version') or '?'}"
+    if suite.get("commit"):
+        commit = suite["commit"]
+        text += f" ({commit[:12]}{'-dirty' if commit.endswith('-dirty') else ''})"
+    return text
+
+
 def seconds(duration: float | None) -> str:
     if duration is None:
         return "—"

@@ -37,6 +37,19 @@ def reference_receiver(control_plane: Any) -> Iterator[ReferenceReceiver]:
         yield receiver
 
 
+def ready_github_receiver(
+    kube_api: client.ApiClient, namespace: str, with_source: bool = True
+) -> tuple[str, str]:
+    """A token Secret, the GitRepository (unless not `with_source`) and a Ready github
+    Receiver: the token and the Receiver's hook path."""
+    token = new_token()
+    put_secret(kube_api, namespace, token)
+    if with_source:
+        create_git_repository(kube_api, namespace)
+    create_receiver(kube_api, namespace)
+    return token, wait_for_receiver(kube_api, namespace, "github")["status"]["webhookPath"]
+
+
 def test_receiver_becomes_ready_with_the_hook_path(
     reference_receiver: ReferenceReceiver, kube_api: client.ApiClient, namespace: str
 ) -> None:
@@ -60,11 +73,7 @@ def test_receiver_becomes_ready_with_the_hook_path(
 def test_signed_push_annotates_the_git_repository(
     reference_receiver: ReferenceReceiver, kube_api: client.ApiClient, namespace: str
 ) -> None:
-    token = new_token()
-    put_secret(kube_api, namespace, token)
-    create_git_repository(kube_api, namespace)
-    create_receiver(kube_api, namespace)
-    path = wait_for_receiver(kube_api, namespace, "github")["status"]["webhookPath"]
+    token, path = ready_github_receiver(kube_api, namespace)
 
     began = time.monotonic()
     resp = github_push(reference_receiver.url + path, token)
@@ -158,11 +167,7 @@ def test_generic_oidc_is_reported_unsupported(
 def test_suspended_receiver_answers_503(
     reference_receiver: ReferenceReceiver, kube_api: client.ApiClient, namespace: str
 ) -> None:
-    token = new_token()
-    put_secret(kube_api, namespace, token)
-    create_git_repository(kube_api, namespace)
-    create_receiver(kube_api, namespace)
-    path = wait_for_receiver(kube_api, namespace, "github")["status"]["webhookPath"]
+    token, path = ready_github_receiver(kube_api, namespace)
     patch_receiver(kube_api, namespace, "github", {"suspend": True})
     wait_until(lambda: github_push(reference_receiver.url + path, token).status_code == 503,
                10, "a suspended Receiver to answer 503")
@@ -174,10 +179,7 @@ def test_suspended_receiver_answers_503(
 def test_missing_resource_is_500(
     reference_receiver: ReferenceReceiver, kube_api: client.ApiClient, namespace: str
 ) -> None:
-    token = new_token()
-    put_secret(kube_api, namespace, token)
-    create_receiver(kube_api, namespace)
-    path = wait_for_receiver(kube_api, namespace, "github")["status"]["webhookPath"]
+    token, path = ready_github_receiver(kube_api, namespace, with_source=False)
     assert github_push(reference_receiver.url + path, token).status_code == 500
 
 
@@ -206,10 +208,7 @@ def test_wildcard_with_labels_and_filter(
 def test_deleting_removes_the_finalizer_and_the_path(
     reference_receiver: ReferenceReceiver, kube_api: client.ApiClient, namespace: str
 ) -> None:
-    token = new_token()
-    put_secret(kube_api, namespace, token)
-    create_receiver(kube_api, namespace)
-    path = wait_for_receiver(kube_api, namespace, "github")["status"]["webhookPath"]
+    token, path = ready_github_receiver(kube_api, namespace, with_source=False)
     client.CustomObjectsApi(kube_api).delete_namespaced_custom_object(
         api.GROUP, api.VERSION, namespace, api.PLURAL, "github")
 
