@@ -311,7 +311,10 @@ class KindTarget:
             name="kind",
             kubeconfig=self.opts.kubeconfig,
             receiver_url=receiver_url,
-            capabilities=CAPABILITIES,
+            # Flux brings its source-controller, which answers reconcile requests in status.
+            capabilities=CAPABILITIES | (
+                {"source-controller"} if self.opts.implementation == "flux" else set()
+            ),
             kubectl=Path(self._which("kubectl") or "kubectl"),
             details={
                 "implementation": self.opts.implementation,
