@@ -111,12 +111,7 @@ def _add_list_command(commands: argparse._SubParsersAction) -> None:
         help="list features, scenarios, tags and capabilities",
         description="List the features and their scenarios with tags and needed capabilities.",
     )
-    listing.add_argument(
-        "--features",
-        type=Path,
-        default=FEATURES,
-        help="directory of .feature files (default: the suite's)",
-    )
+    _add_features_argument(listing)
     listing.set_defaults(handler=command_list)
 
 
@@ -132,13 +127,17 @@ def _add_docs_command(commands: argparse._SubParsersAction) -> None:
         default=Path("conformance-guide.html"),
         help="output file (default: ./conformance-guide.html)",
     )
-    docs.add_argument(
+    _add_features_argument(docs)
+    docs.set_defaults(handler=command_docs)
+
+
+def _add_features_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--features",
         type=Path,
         default=FEATURES,
         help="directory of .feature files (default: the suite's)",
     )
-    docs.set_defaults(handler=command_docs)
 
 
 def _add_cluster_commands(commands: argparse._SubParsersAction) -> None:

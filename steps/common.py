@@ -6,7 +6,7 @@ import re
 
 from pytest_bdd import given, parsers, then, when
 
-from harness import flux
+from harness import flux, senders
 from harness.scenario import Scenario
 
 
@@ -56,9 +56,7 @@ def a_guide_token(scenario: Scenario) -> None:
 
 
 def flux_token() -> str:
-    from harness.senders import generate_token
-
-    token = generate_token()
+    token = senders.generate_token()
     assert re.fullmatch(r"[0-9a-f]{40}", token), "the guide's token is 40 hex characters"
     return token
 
@@ -145,10 +143,7 @@ def receiver_for_all(scenario: Scenario, kind: str, name: str) -> None:
 
 @given(parsers.parse("the Receiver \"{name}\" has the resource filter '{expression}'"))
 def receiver_filter(scenario: Scenario, name: str, expression: str) -> None:
-    obj = scenario.receiver_object(name)
-    obj["spec"]["resourceFilter"] = expression
-    scenario.apply({k: obj[k] for k in ("apiVersion", "kind", "metadata", "spec")}
-                   | {"metadata": {"name": name, "namespace": scenario.namespace}})
+    scenario.patch_receiver(name, {"resourceFilter": expression})
     scenario.wait_receiver(name)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from harness.processes import stop_process
 from harness.report import model
 from harness.report.html import render_html
 
@@ -168,12 +169,7 @@ def render_in_chromium(page: Path, profile_dir: Path, deadline_s: float = 60.0) 
         port = _devtools_port(profile_dir, browser, time.monotonic() + deadline_s)
         return asyncio.run(asyncio.wait_for(_drive(port, page), deadline_s))
     finally:
-        browser.terminate()
-        try:
-            browser.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            browser.kill()
-            browser.wait()
+        stop_process(browser, grace=10)
 
 
 def _devtools_port(profile_dir: Path, browser: subprocess.Popen[bytes], deadline: float) -> int:

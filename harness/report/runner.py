@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.paths import REPO_ROOT
+from harness.processes import stop_process
 
 PROFILE_MARKERS = {
     "core": "core",
@@ -161,9 +162,4 @@ def _stop(child: subprocess.Popen[bytes]) -> None:
     try:
         child.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        child.terminate()
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        stop_process(child, grace=10)
