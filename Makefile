@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 binaries: venv
-	$(PY) -m harness.binaries
+	$(PY) -m harness.controlplane.binaries
 
 conformance: binaries
 	$(VENV)/bin/receiver-conformance run --target embedded --profile all --report-dir $(REPORT)

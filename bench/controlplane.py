@@ -15,8 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness import binaries
-from harness.controlplane import ControlPlane
+from harness.controlplane import ControlPlane, binaries
 
 
 def rss_mib(pid: int) -> float:

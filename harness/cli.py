@@ -271,7 +271,7 @@ def command_docs(args: argparse.Namespace) -> int:
 
 
 def command_cluster(args: argparse.Namespace) -> int:
-    from harness import cluster
+    from harness.controlplane import cluster
 
     action = getattr(cluster, f"cluster_{args.action}")
     try:

@@ -4,6 +4,5 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
-CRDS = FIXTURES / "crds"
 FEATURES = REPO_ROOT / "features"
 REFERENCE_DEPLOY = REPO_ROOT / "reference" / "deploy"

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from harness.binaries import BinariesNotFound, BuildFailed
 from harness.controlplane import ControlPlane, ControlPlaneError
+from harness.controlplane.binaries import BinariesNotFound, BuildFailed
 from harness.kube import Kube, api_client
 
 pytest_plugins = ["harness.conformance"]

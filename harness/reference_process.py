@@ -10,7 +10,7 @@ from pathlib import Path
 
 import requests
 
-from harness.processes import Child, free_port
+from harness.controlplane.processes import Child, free_port
 
 
 class ReferenceReceiverError(Exception):

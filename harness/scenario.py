@@ -15,7 +15,8 @@ from typing import Any
 
 import requests
 
-from harness import flux, senders
+from harness import senders
+from harness.flux import objects
 from harness.kube import Kube, wait_until
 from harness.targets.base import Target
 
@@ -64,22 +65,22 @@ class Scenario:
         if namespace != self.namespace and namespace not in self.other_namespaces:
             self.kube.create_namespace(namespace)
             self.other_namespaces.append(namespace)
-        self.apply(flux.source_object(kind, name, namespace, labels))
+        self.apply(objects.source_object(kind, name, namespace, labels))
         self.sources.append((kind, name, namespace))
 
     def add_guide_object(self, file: str, name: str | None = None) -> dict[str, Any]:
-        obj = flux.guide_object(file, self.namespace, name=name)
+        obj = objects.guide_object(file, self.namespace, name=name)
         self.apply(obj)
         if obj["kind"] == "Receiver":
             self.receiver = obj["metadata"]["name"]
-        elif obj["kind"] in flux.API_VERSIONS:
+        elif obj["kind"] in objects.API_VERSIONS:
             self.sources.append((obj["kind"], obj["metadata"]["name"], self.namespace))
         return obj
 
     def add_receiver(self, name: str, receiver_type: str, resources: list[dict[str, Any]],
                      events: list[str] | None = None, secret: str | None = "webhook-token",
                      **extra_spec: Any) -> None:
-        self.apply(flux.receiver_object(name, self.namespace, receiver_type, resources,
+        self.apply(objects.receiver_object(name, self.namespace, receiver_type, resources,
                                         events, secret, extra_spec))
         self.receiver = name
 
@@ -93,7 +94,7 @@ class Scenario:
 
     def put_secret(self, name: str, data: Mapping[str, str]) -> None:
         """Create or replace a Secret in the scenario's namespace."""
-        flux.put_token_secret(self.kube, self.namespace, name, data)
+        objects.put_token_secret(self.kube, self.namespace, name, data)
         self.secrets.add(name)
 
     @property
@@ -113,12 +114,12 @@ class Scenario:
             return self.pending_token
         raise AssertionError("the scenario has no token yet")
 
-    def cleanup(self, objects: bool) -> None:
-        """Delete the namespaces the scenario added and, when `objects` (the target's
+    def cleanup(self, shared: bool) -> None:
+        """Delete the namespaces the scenario added and, when `shared` (the target's
         namespace is shared), every object it created there, waiting until they are gone."""
         for namespace in self.other_namespaces:
             self.kube.delete_namespace(namespace)
-        if not objects:
+        if not shared:
             return
         gone: list[tuple[str, str, str, str]] = []
         for obj in reversed(self.created):
@@ -148,7 +149,7 @@ class Scenario:
 
     def receiver_object(self, name: str | None = None) -> dict[str, Any]:
         name = name or self.receiver
-        obj = flux.get_receiver(self.kube, self.namespace, name)
+        obj = objects.get_receiver(self.kube, self.namespace, name)
         if obj is None:
             raise AssertionError(f"Receiver {name} does not exist")
         self.evidence(f"Receiver {name} observed", {"status": obj.get("status")})
@@ -158,7 +159,7 @@ class Scenario:
                       kind: str = "Ready") -> dict[str, Any]:
         self.receiver = name
         try:
-            return flux.wait_receiver_condition(self.kube, self.namespace, name, status,
+            return objects.wait_receiver_condition(self.kube, self.namespace, name, status,
                                                 reason, kind)
         except AssertionError:
             self.receiver_object(name)
@@ -179,11 +180,11 @@ class Scenario:
         name = name or self.receiver
 
         def published() -> bool:
-            receiver = flux.get_receiver(self.kube, self.namespace, name) or {}
+            receiver = objects.get_receiver(self.kube, self.namespace, name) or {}
             return (receiver.get("status") or {}).get("webhookPath") == path
 
-        wait_until(published, flux.READY_TIMEOUT, f"Receiver {name} to publish its new path",
-                   describe=lambda: flux.describe_receiver(self.kube, self.namespace, name))
+        wait_until(published, objects.READY_TIMEOUT, f"Receiver {name} to publish its new path",
+                   describe=lambda: objects.describe_receiver(self.kube, self.namespace, name))
 
     def webhook_path(self, name: str | None = None) -> str:
         path = (self.receiver_object(name).get("status") or {}).get("webhookPath")
@@ -200,7 +201,7 @@ class Scenario:
 
     def snapshot(self) -> None:
         """Remember every source's requestedAt annotation before a request."""
-        self.before = {key: flux.requested_at(self.kube, *key) for key in self.sources}
+        self.before = {key: objects.requested_at(self.kube, *key) for key in self.sources}
 
     def send(self, delivery: senders.Delivery, path: str | None = None) -> requests.Response:
         """Send one webhook request to the receiver, after a snapshot of the sources."""
@@ -241,7 +242,7 @@ class Scenario:
         old = self.before.get(key)
 
         def changed() -> str | None:
-            value = flux.requested_at(self.kube, *key)
+            value = objects.requested_at(self.kube, *key)
             return value if value and value != old else None
 
         try:
@@ -249,7 +250,7 @@ class Scenario:
                               f"{key[0]} {key[2]}/{key[1]} to get a new requestedAt")
         except AssertionError:
             self.evidence(f"{key[0]} {key[1]} annotations observed",
-                          flux.annotations(self.kube, *key))
+                          objects.annotations(self.kube, *key))
             raise
 
     def changed_sources(self, quiet_period: float = QUIET_PERIOD) -> list[SourceKey]:
@@ -258,12 +259,12 @@ class Scenario:
         deadline = time.monotonic() + quiet_period
         while True:
             changed = [key for key in self.sources
-                       if flux.requested_at(self.kube, *key) != self.before.get(key)]
+                       if objects.requested_at(self.kube, *key) != self.before.get(key)]
             if changed or time.monotonic() >= deadline:
                 break
             time.sleep(0.1)
         if changed:
             self.evidence("annotated although refused",
-                          {f"{k[0]} {k[2]}/{k[1]}": flux.requested_at(self.kube, *k)
+                          {f"{k[0]} {k[2]}/{k[1]}": objects.requested_at(self.kube, *k)
                            for k in changed})
         return changed

@@ -7,6 +7,25 @@ KUBERNETES_STAGING = "v0" + KUBERNETES[2:]
 # The etcd release that Kubernetes KUBERNETES requires.
 ETCD = "v3.7.0"
 
+# --- Flux: one release's set of controllers, as fluxcd/flux2's go.mod at that tag requires
+# them (the modules' `config/crd/bases` give the CRDs; the controllers are built from them).
+# v2.9.4 is the newest release whose notification-controller the module proxy serves
+# (v2.9.5's v1.9.4 is refused).
+FLUX_RELEASE = "v2.9.4"
+FLUX_MODULES = {
+    "source-controller": ("github.com/fluxcd/source-controller", "v1.9.4"),
+    "kustomize-controller": ("github.com/fluxcd/kustomize-controller", "v1.9.4"),
+    "helm-controller": ("github.com/fluxcd/helm-controller", "v1.6.3"),
+    "notification-controller": ("github.com/fluxcd/notification-controller", "v1.9.3"),
+    "image-reflector-controller": ("github.com/fluxcd/image-reflector-controller", "v1.2.4"),
+    "image-automation-controller": ("github.com/fluxcd/image-automation-controller", "v1.2.4"),
+    "source-watcher": ("github.com/fluxcd/source-watcher/v2", "v2.2.3"),
+}
+# Modules the checksum database does not know; fetched from the proxy unverified.
+GONOSUMDB = "github.com/fluxcd/source-watcher"
+# Gateway API's standard channel CRDs (Gateway, GatewayClass, HTTPRoute, ...).
+GATEWAY_API = ("sigs.k8s.io/gateway-api", "v1.4.0")
+
 # --- the kind target (harness/targets/kind.py, ci/kind/, ci/github/)
 # kind release and the node image it was released with (tag and digest from that release).
 KIND = "v0.32.0"
@@ -23,7 +42,7 @@ CLOUD_PROVIDER_KIND_IMAGE = (
 INGRESS_NGINX = "controller-v1.12.1"
 ENVOY_GATEWAY = "v1.9.1"
 # Flux, when the kind target runs Flux's own notification-controller instead of the reference.
-FLUX = "v2.9.5"
+FLUX = FLUX_RELEASE
 # Probe pods of the traffic scenarios (harness/traffic.py): a curl client and a busybox httpd
 # standing in for cert-manager's HTTP-01 solver.
 PROBE_IMAGE = "curlimages/curl:8.13.0"

@@ -6,7 +6,8 @@ import re
 
 from pytest_bdd import given, parsers, then, when
 
-from harness import flux, senders
+from harness import senders
+from harness.flux import objects
 from harness.scenario import Scenario
 
 
@@ -95,7 +96,7 @@ def guide_receiver_ready(scenario: Scenario, name: str) -> None:
 
 @given(parsers.parse('the guide\'s image Receiver "{name}" pointing at the {kind} "{source}"'))
 def guide_image_receiver(scenario: Scenario, name: str, kind: str, source: str) -> None:
-    obj = flux.guide_object("receiver-webapp-image.yaml", scenario.namespace, name=name)
+    obj = objects.guide_object("receiver-webapp-image.yaml", scenario.namespace, name=name)
     obj["spec"]["resources"] = [{"kind": kind, "name": source}]
     scenario.apply(obj)
     scenario.receiver = name
@@ -124,8 +125,8 @@ def resource_ref(scenario: Scenario, text: str) -> dict:
         ref["namespace"] = scenario.other_namespace
     if match["api"]:
         ref["apiVersion"] = match["api"]
-    elif not match["noapi"] and match["kind"] not in flux.DEFAULTED_KINDS:
-        ref["apiVersion"] = flux.API_VERSIONS[match["kind"]]
+    elif not match["noapi"] and match["kind"] not in objects.DEFAULTED_KINDS:
+        ref["apiVersion"] = objects.API_VERSIONS[match["kind"]]
     return ref
 
 
@@ -168,9 +169,9 @@ def same_receiver_elsewhere(scenario: Scenario, name: str, where: str) -> None:
     namespace = scenario.namespace
     if where == "another namespace":
         namespace = scenario.other_namespace
-        flux.put_token_secret(scenario.kube, namespace, "webhook-token",
+        objects.put_token_secret(scenario.kube, namespace, "webhook-token",
                               {"token": scenario.token})
-    obj = flux.guide_object("receiver-webapp.yaml", namespace, name=name)
+    obj = objects.guide_object("receiver-webapp.yaml", namespace, name=name)
     scenario.apply(obj)
     scenario.first_path = scenario.webhook_path("webapp")
     scenario.other = (name, namespace)
@@ -179,7 +180,7 @@ def same_receiver_elsewhere(scenario: Scenario, name: str, where: str) -> None:
 @then(parsers.parse('the Receiver "{name}" there becomes Ready'))
 def other_ready(scenario: Scenario, name: str) -> None:
     _, namespace = scenario.other
-    receiver = flux.wait_receiver_condition(scenario.kube, namespace, name)
+    receiver = objects.wait_receiver_condition(scenario.kube, namespace, name)
     scenario.other_path = receiver["status"]["webhookPath"]
 
 
@@ -230,7 +231,7 @@ def path_formula(scenario: Scenario) -> None:
 @then("its Ready message names the webhook path")
 def ready_message(scenario: Scenario) -> None:
     receiver = scenario.receiver_object()
-    ready = flux.condition(receiver, "Ready")
+    ready = objects.condition(receiver, "Ready")
     assert ready["reason"] == "Succeeded"
     assert receiver["status"]["webhookPath"] in ready["message"]
 

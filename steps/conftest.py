@@ -32,4 +32,4 @@ def scenario(
 
     state = Scenario(target, target_kube, work_namespace, evidence)
     yield state
-    state.cleanup(objects=bool(target.namespace))  # a shared namespace is left as found
+    state.cleanup(shared=bool(target.namespace))  # a shared namespace is left as found

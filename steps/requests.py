@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
-from harness import flux, senders
+from harness import senders
+from harness.flux import objects
 from harness.kube import wait_until
 from harness.scenario import Scenario
 
@@ -129,7 +130,7 @@ def annotated(scenario: Scenario, kind: str, name: str, elsewhere: str | None) -
 @then(parsers.parse('the {kind} "{name}" was not annotated'))
 def not_annotated(scenario: Scenario, kind: str, name: str) -> None:
     key = scenario.source_key(kind, name)
-    assert flux.requested_at(scenario.kube, *key) == scenario.before.get(key)
+    assert objects.requested_at(scenario.kube, *key) == scenario.before.get(key)
 
 
 @then("every source was annotated")
@@ -147,22 +148,22 @@ def nothing_annotated(scenario: Scenario) -> None:
 
 @then(parsers.parse('nothing but that annotation changed on the {kind} "{name}"'))
 def only_annotation_changed(scenario: Scenario, kind: str, name: str) -> None:
-    obj = scenario.kube.get(flux.API_VERSIONS[kind], kind, name, scenario.namespace)
+    obj = scenario.kube.get(objects.API_VERSIONS[kind], kind, name, scenario.namespace)
     created = next(o for o in scenario.created if o["metadata"]["name"] == name
                    and o["kind"] == kind)
     assert obj["spec"] == created["spec"], "the spec is untouched"
-    extra = set(obj["metadata"].get("annotations") or {}) - {flux.REQUESTED_AT}
-    assert not extra, f"only {flux.REQUESTED_AT} was added, not {sorted(extra)}"
+    extra = set(obj["metadata"].get("annotations") or {}) - {objects.REQUESTED_AT}
+    assert not extra, f"only {objects.REQUESTED_AT} was added, not {sorted(extra)}"
     assert obj["metadata"].get("labels") == created["metadata"].get("labels")
 
 
 @then(parsers.parse('the {kind} "{name}" reports the request as handled'))
 def handled(scenario: Scenario, kind: str, name: str) -> None:
     key = scenario.source_key(kind, name)
-    requested = flux.requested_at(scenario.kube, *key)
+    requested = objects.requested_at(scenario.kube, *key)
 
     def acknowledged() -> bool:
-        obj = scenario.kube.get(flux.API_VERSIONS[kind], kind, name, scenario.namespace)
+        obj = scenario.kube.get(objects.API_VERSIONS[kind], kind, name, scenario.namespace)
         return (obj.get("status") or {}).get("lastHandledReconcileAt") == requested
 
     wait_until(acknowledged, 60, f"{kind} {name} to report lastHandledReconcileAt")

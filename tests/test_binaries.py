@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import binaries, versions
-from harness.binaries import BinariesNotFound, find_binaries, wrapper_go_mod
+from harness import gobuild, versions
+from harness.controlplane import binaries
+from harness.controlplane.binaries import BinariesNotFound, find_binaries, wrapper_go_mod
 from harness.paths import REPO_ROOT
 
 
@@ -24,16 +25,21 @@ def make_fake(directory: Path, *names: str) -> Path:
     return directory
 
 
+SERVER = ("kube-apiserver", "etcd", "kube-controller-manager")
+
+
 @pytest.mark.parametrize(
     ("assets", "cache", "expected"),
     [
-        (("kube-apiserver", "etcd", "kubectl"), ("kube-apiserver", "etcd"), "KUBEBUILDER_ASSETS"),
-        (None, ("kube-apiserver", "etcd"), "cache"),
-        (None, ("kube-apiserver", "etcd", "kubectl"), "cache"),
+        ((*SERVER, "kubectl"), SERVER, "KUBEBUILDER_ASSETS"),
+        (None, SERVER, "cache"),
+        (None, (*SERVER, "kubectl"), "cache"),
+        (None, ("kube-apiserver", "etcd"), None),
         (None, ("kube-apiserver",), None),
         (None, (), None),
     ],
-    ids=["assets-first", "cache", "cache-with-kubectl", "cache-incomplete", "nothing"],
+    ids=["assets-first", "cache", "cache-with-kubectl", "no-controller-manager",
+         "cache-incomplete", "nothing"],
 )
 def test_lookup_order(tmp_path: Path, assets, cache, expected) -> None:
     env = {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "xdg")}
@@ -61,7 +67,7 @@ def test_incomplete_kubebuilder_assets_is_an_error(tmp_path: Path) -> None:
 def test_no_binaries_and_no_go_names_the_ways_out(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path), "PATH": str(tmp_path / "empty-bin"), "LANG": "C"}
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.binaries"],
+        [sys.executable, "-m", "harness.controlplane.binaries"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 2
@@ -101,10 +107,10 @@ def test_a_second_builder_waits_for_the_first(tmp_path: Path) -> None:
     results: list[str] = []
 
     def first() -> None:
-        with binaries._locked(dest, log=lambda _: None):
+        with gobuild.locked(dest, log=lambda _: None):
             held.set()
             assert release.wait(10)
-            make_fake(dest, "kube-apiserver", "etcd", "kubectl")
+            make_fake(dest, "kube-apiserver", "etcd", "kube-controller-manager", "kubectl")
 
     def second_log(line: str) -> None:
         if "waiting" in line:
@@ -129,8 +135,8 @@ def test_lock_is_released_when_its_holder_dies(tmp_path: Path) -> None:
     dest = tmp_path / "cache"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time, harness.binaries as b\n"
-         f"with b._locked(__import__('pathlib').Path({str(dest)!r}), print):\n"
+         "import sys, time, harness.gobuild as b\n"
+         f"with b.locked(__import__('pathlib').Path({str(dest)!r}), print):\n"
          "    print('locked', flush=True); time.sleep(60)\n"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
@@ -138,7 +144,7 @@ def test_lock_is_released_when_its_holder_dies(tmp_path: Path) -> None:
     assert holder.stdout.readline().strip() == "locked"
     holder.kill()
     holder.wait()
-    make_fake(dest, "kube-apiserver", "etcd", "kubectl")
+    make_fake(dest, "kube-apiserver", "etcd", "kube-controller-manager", "kubectl")
     # Would block forever if the dead holder's lock were stale.
     result: list[str] = []
     worker = threading.Thread(

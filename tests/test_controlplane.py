@@ -15,12 +15,12 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from harness import controlplane
-from harness.binaries import Binaries
 from harness.controlplane import ControlPlane, ControlPlaneError
+from harness.controlplane import plane as plane_module
+from harness.controlplane.binaries import Binaries
+from harness.controlplane.processes import pid_alive
 from harness.kube import Kube, wait_until
 from harness.paths import REPO_ROOT
-from harness.processes import pid_alive
 
 pytestmark = pytest.mark.controlplane
 
@@ -103,8 +103,8 @@ def test_a_port_taken_meanwhile_is_retried(
     taken.bind(("127.0.0.1", 0))
     taken.listen()
     ports = iter([taken.getsockname()[1]])
-    real_free_port = controlplane.free_port
-    monkeypatch.setattr(controlplane, "free_port", lambda: next(ports, None) or real_free_port())
+    real_free_port = plane_module.free_port
+    monkeypatch.setattr(plane_module, "free_port", lambda: next(ports, None) or real_free_port())
     logged: list[str] = []
     plane = ControlPlane(control_plane.binaries, workdir=tmp_path, install=False,
                          log=logged.append)

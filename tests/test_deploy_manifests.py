@@ -11,8 +11,9 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
+from harness.controlplane.crds import crd_files, ensure_crds
 from harness.kube import Kube, load_manifests
-from harness.paths import CRDS, FIXTURES, REFERENCE_DEPLOY, REPO_ROOT
+from harness.paths import FIXTURES, REFERENCE_DEPLOY, REPO_ROOT
 
 EXPOSURE = FIXTURES / "exposure"
 CLUSTER_SCOPED = {
@@ -107,7 +108,7 @@ def test_service_reaches_the_webhook_port():
 def _crd_kinds() -> dict[str, tuple[str, str]]:
     """Kind -> (group, plural) of every Flux CRD we ship."""
     kinds = {}
-    for path in CRDS.glob("*.yaml"):
+    for path in crd_files(ensure_crds()):
         for doc in load_manifests(path):
             if doc["kind"] == "CustomResourceDefinition":
                 spec = doc["spec"]

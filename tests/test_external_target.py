@@ -11,10 +11,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness import flux
 from harness.controlplane import ControlPlane
+from harness.controlplane.processes import free_port
+from harness.flux import objects
 from harness.kube import Kube, wait_until
-from harness.processes import free_port
 from harness.reference_process import ReferenceReceiver
 from tests.broken.suite import SuiteRun, run_suite
 
@@ -23,8 +23,8 @@ pytestmark = pytest.mark.controlplane
 CLEANUP_TIMEOUT = 30.0
 # Kinds a scenario may create in its namespace: Flux's, and the core ones the guide uses.
 KINDS = [
-    (flux.RECEIVER_API, "Receiver"),
-    *((api_version, kind) for kind, api_version in flux.API_VERSIONS.items()),
+    (objects.RECEIVER_API, "Receiver"),
+    *((api_version, kind) for kind, api_version in objects.API_VERSIONS.items()),
     ("v1", "Secret"),
     ("v1", "Service"),
     ("v1", "ConfigMap"),

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.processes import stop_process
+from harness.controlplane.processes import stop_process
 from harness.report import model
 from harness.report.html import render_html
 

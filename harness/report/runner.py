@@ -15,8 +15,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from harness.controlplane.processes import stop_process
 from harness.paths import REPO_ROOT
-from harness.processes import stop_process
 
 PROFILE_MARKERS = {
     "core": "core",

@@ -27,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import versions
-from harness.paths import CRDS, FIXTURES, REFERENCE_DEPLOY, REPO_ROOT
-from harness.processes import Child, free_port
+from harness.controlplane.crds import crd_files, ensure_crds
+from harness.controlplane.processes import Child, free_port
+from harness.paths import FIXTURES, REFERENCE_DEPLOY, REPO_ROOT
 from harness.targets.base import Target
 
 IMPLEMENTATIONS = ("reference", "flux")
@@ -146,9 +147,9 @@ def _kubectl(opts: KindOptions, *args: str) -> tuple[str, ...]:
 
 
 def _flux_crd_files() -> list[Path]:
-    """Our CRDs but the Gateway API ones, which Envoy Gateway installs in its own version."""
-    return sorted(p for p in CRDS.glob("*.yaml")
-                  if p.name != "kustomization.yaml" and not p.name.startswith("gateway."))
+    """Flux's CRDs (from the pinned modules) but Gateway API's, which Envoy Gateway installs
+    in its own version."""
+    return [p for p in crd_files(ensure_crds()) if not p.name.startswith("gateway.")]
 
 
 def setup_plan(opts: KindOptions) -> list[Step]:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from harness.paths import CRDS
+from harness.controlplane.crds import ensure_crds
 from reference.senders import RECEIVER_TYPES, UnsupportedType, sender_for
 from reference.senders.google_keys import GOOGLE_CERTS_URL, StaticKeySource, UrlKeySource
 
 
 def crd_receiver_types() -> set[str]:
-    crd = yaml.safe_load((CRDS / "notification.toolkit.fluxcd.io_receivers.yaml").read_text())
+    path = ensure_crds() / "notification.toolkit.fluxcd.io_receivers.yaml"
+    crd = yaml.safe_load(path.read_text())
     (v1,) = [version for version in crd["spec"]["versions"] if version["name"] == "v1"]
     return set(v1["schema"]["openAPIV3Schema"]["properties"]["spec"]["properties"]["type"]["enum"])
 

@@ -1,9 +1,12 @@
-"""The embedded control plane: a real etcd and kube-apiserver on 127.0.0.1.
+"""The embedded control plane: a real etcd, kube-apiserver and kube-controller-manager on
+127.0.0.1, with Flux's and Gateway API's CRDs installed.
 
     with ControlPlane() as cp:
         kube = Kube(api_client(cp.kubeconfig))
 
-Both processes and the temporary directory go away on `stop()`, on Ctrl-C (the caller's
+The controller-manager makes the cluster behave as a real one where the suite relies on it:
+deleted namespaces are emptied and go away, garbage collection follows owner references.
+Every process and the temporary directory go away on `stop()`, on Ctrl-C (the caller's
 `finally` runs `stop()`), and when the owning process dies without cleaning up: the
 children get SIGKILL from the kernel and a small reaper process removes the files.
 """
@@ -25,15 +28,17 @@ from pathlib import Path
 import yaml
 
 from harness import paths
-from harness.binaries import Binaries, Log, ensure_binaries
+from harness.controlplane.binaries import Binaries, ensure_binaries
+from harness.controlplane.crds import CRDsNotFound, ensure_crds
+from harness.controlplane.pki import ControlPlanePKI, write_control_plane_pki
+from harness.controlplane.processes import Child, free_port
+from harness.controlplane.reaper import PIDS_FILE
+from harness.gobuild import Log, stderr_log
 from harness.kube import Kube, ManifestError, api_client, install_crds
-from harness.pki import ControlPlanePKI, write_control_plane_pki
-from harness.processes import Child, free_port
-from harness.reaper import PIDS_FILE
 
 START_TIMEOUT = 60.0
 PORT_ATTEMPTS = 3
-SERVICE_CIDR = "10.0.0.0/24"
+SERVICE_CIDR = "10.0.0.0/16"
 
 
 class ControlPlaneError(Exception):
@@ -44,8 +49,7 @@ class _PortTaken(Exception):
     pass
 
 
-def _stderr(message: str) -> None:
-    print(f"[control-plane] {message}", file=sys.stderr, flush=True)
+_stderr = stderr_log("control-plane")
 
 
 def _b64(path: Path) -> str:
@@ -96,6 +100,7 @@ class ControlPlane:
         self.server: str | None = None
         self.etcd: Child | None = None
         self.apiserver: Child | None = None
+        self.controller_manager: Child | None = None
         self._reaper: Child | None = None
         self.started_in: float | None = None
 
@@ -126,7 +131,8 @@ class ControlPlane:
         try:
             self._reaper = Child(
                 "reaper",
-                [sys.executable, "-m", "harness.reaper", str(self.dir), str(os.getpid())],
+                [sys.executable, "-m", "harness.controlplane.reaper", str(self.dir),
+                 str(os.getpid())],
                 self.dir / "reaper.log",
                 env=_python_env(),
                 death_signal=signal.SIGTERM,
@@ -143,8 +149,8 @@ class ControlPlane:
                     self._log(f"{err}; retrying on other ports")
             if self._install:
                 try:
-                    install_crds(Kube(api_client(self.kubeconfig)), paths.CRDS)
-                except ManifestError as err:
+                    install_crds(Kube(api_client(self.kubeconfig)), ensure_crds(log=self._log))
+                except (ManifestError, CRDsNotFound) as err:
                     raise ControlPlaneError(f"installing the CRDs failed: {err}") from None
         except BaseException:
             self.stop()
@@ -155,7 +161,7 @@ class ControlPlane:
         return self
 
     def stop(self) -> None:
-        """Stop both processes and remove every temporary file. Safe to call twice."""
+        """Stop every process and remove every temporary file. Safe to call twice."""
         self._stop_processes()
         if self.dir is not None:
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -165,15 +171,16 @@ class ControlPlane:
 
     @property
     def pids(self) -> list[int]:
-        return [c.pid for c in (self.etcd, self.apiserver) if c is not None]
+        return [c.pid for c in (self.etcd, self.apiserver, self.controller_manager)
+                if c is not None]
 
     # -- internals -------------------------------------------------------------------
 
     def _stop_processes(self) -> None:
-        for child in (self.apiserver, self.etcd):
+        for child in (self.controller_manager, self.apiserver, self.etcd):
             if child is not None:
                 child.stop()
-        self.apiserver = self.etcd = None
+        self.controller_manager = self.apiserver = self.etcd = None
 
     def _record_pids(self) -> None:
         assert self.dir is not None
@@ -227,6 +234,32 @@ class ControlPlane:
         context = ssl.create_default_context(cafile=str(pki.ca_cert))
         context.load_cert_chain(str(pki.admin_cert), str(pki.admin_key))
         self._wait_ready(self.apiserver, f"{self.server}/readyz", context, b"ok")
+        self._start_controller_manager(binaries, pki)
+
+    def _start_controller_manager(self, binaries: Binaries, pki: ControlPlanePKI) -> None:
+        assert self.dir is not None and self.kubeconfig is not None
+        port = free_port()
+        kubeconfig = str(self.kubeconfig)
+        self.controller_manager = Child("kube-controller-manager", [
+            str(binaries.kube_controller_manager),
+            f"--kubeconfig={kubeconfig}",
+            f"--authentication-kubeconfig={kubeconfig}",
+            f"--authorization-kubeconfig={kubeconfig}",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={port}",
+            f"--cert-dir={self.dir / 'controller-manager-certs'}",
+            "--leader-elect=false",
+            f"--service-account-private-key-file={pki.service_account_key}",
+            f"--root-ca-file={pki.ca_cert}",
+            f"--service-cluster-ip-range={SERVICE_CIDR}",
+            "--v=0",
+        ], self.dir / "kube-controller-manager.log")
+        self._record_pids()
+        insecure = ssl.create_default_context()
+        insecure.check_hostname = False
+        insecure.verify_mode = ssl.CERT_NONE  # its serving certificate is self-signed
+        self._wait_ready(self.controller_manager, f"https://127.0.0.1:{port}/healthz",
+                         insecure, b"ok")
 
     def _wait_ready(
         self, child: Child, url: str, context: ssl.SSLContext | None, expect: bytes

@@ -1,6 +1,7 @@
 """`receiver-conformance cluster up|down|env`: an embedded control plane for manual use.
 
-`up` starts a small background server process (`python -m harness.cluster serve DIR`) that
+`up` starts a small background server process
+(`python -m harness.controlplane.cluster serve DIR`) that
 owns the control plane and keeps it until `down` sends it SIGTERM. Its state file tells the
 other commands where it is.
 """
@@ -15,9 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-from harness.binaries import cache_dir
-from harness.controlplane import ControlPlane, _python_env
-from harness.processes import pid_alive
+from harness.controlplane.binaries import cache_dir
+from harness.controlplane.plane import ControlPlane, _python_env
+from harness.controlplane.processes import pid_alive
 
 UP_TIMEOUT = 900.0  # the first `up` on a machine may build the binaries
 
@@ -48,7 +49,7 @@ def cluster_up() -> str:
     (directory / "state.json").unlink(missing_ok=True)
     with open(directory / "serve.log", "wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "harness.cluster", "serve", str(directory)],
+            [sys.executable, "-m", "harness.controlplane.cluster", "serve", str(directory)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=_python_env(), start_new_session=True,
         )
@@ -109,4 +110,4 @@ def serve(directory: Path) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve":
         sys.exit(serve(Path(sys.argv[2])))
-    sys.exit("usage: python -m harness.cluster serve DIR")
+    sys.exit("usage: python -m harness.controlplane.cluster serve DIR")

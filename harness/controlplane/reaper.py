@@ -1,6 +1,6 @@
 """Removes a control plane's processes and files when the process that owns them dies.
 
-Run as `python -m harness.reaper DIR OWNER_PID`. The kernel sends it SIGTERM when its
+Run as `python -m harness.controlplane.reaper DIR OWNER_PID`. The kernel sends it SIGTERM when its
 parent dies (PR_SET_PDEATHSIG); it then kills every pid listed in DIR/pids and removes DIR.
 The owner's normal shutdown does the same work itself and then stops the reaper.
 """
@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from harness.processes import pid_alive
+from harness.controlplane.processes import pid_alive
 
 PIDS_FILE = "pids"
 

@@ -1,39 +1,47 @@
-"""Find kube-apiserver, etcd and kubectl, or build them from their Go modules.
+"""Find kube-apiserver, etcd, kube-controller-manager and kubectl, or build them from their
+Go modules.
 
 Lookup order:
-1. `KUBEBUILDER_ASSETS` (the envtest convention): a directory holding prebuilt binaries.
+1. `KUBEBUILDER_ASSETS` (the envtest convention): a directory holding prebuilt binaries
+   (kube-controller-manager included: envtest's own set lacks it).
 2. The cache `${XDG_CACHE_HOME:-~/.cache}/receiver-conformance/k8s/<version>/`.
 3. A build with the local Go toolchain into that cache, through a throwaway wrapper module
-   that pins k8s.io/kubernetes, its staging modules and etcd to one release each.
-
-The build holds an flock on the cache directory, so a second process waits instead of
-building twice, and a killed build leaves no stale lock (the kernel drops it). Each binary
-is moved into place only once it is complete, so an interrupted build is simply resumed.
+   that pins k8s.io/kubernetes, its staging modules and etcd to one release each
+   (`harness.gobuild` holds the lock and moves each finished binary into place).
 """
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness import versions
+from harness.gobuild import (
+    BuildFailed,
+    Log,
+    cache_root,
+    executable,
+    go_env,
+    install,
+    locked,
+    run,
+    stderr_log,
+)
 
-REQUIRED = ("kube-apiserver", "etcd")
+REQUIRED = ("kube-apiserver", "etcd", "kube-controller-manager")
 OPTIONAL = ("kubectl",)
 
 # Go packages of each binary, built inside the wrapper module.
 PACKAGES = {
     "kube-apiserver": "k8s.io/kubernetes/cmd/kube-apiserver",
     "etcd": "go.etcd.io/etcd/server/v3",
+    "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
     "kubectl": "k8s.io/kubernetes/cmd/kubectl",
 }
 
@@ -43,15 +51,10 @@ WAYS_OUT = (
     "or use another target (--target kind or --target external)"
 )
 
-Log = Callable[[str], None]
 
 
 class BinariesNotFound(Exception):
     """No usable control-plane binaries, and no way to build them."""
-
-
-class BuildFailed(Exception):
-    """The Go build of the control-plane binaries failed."""
 
 
 @dataclass(frozen=True)
@@ -60,33 +63,28 @@ class Binaries:
 
     kube_apiserver: Path
     etcd: Path
+    kube_controller_manager: Path
     kubectl: Path | None
     source: str  # "KUBEBUILDER_ASSETS", "cache" or "build"
 
 
-def _stderr(message: str) -> None:
-    print(f"[control-plane] {message}", file=sys.stderr, flush=True)
+_stderr = stderr_log("control-plane")
 
 
 def cache_dir(env: Mapping[str, str] | None = None) -> Path:
     """The cache directory for the pinned Kubernetes release."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_CACHE_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".cache")
-    return Path(base) / "receiver-conformance" / "k8s" / versions.KUBERNETES
-
-
-def _executable(path: Path) -> bool:
-    return path.is_file() and os.access(path, os.X_OK)
+    return cache_root(env) / "k8s" / versions.KUBERNETES
 
 
 def _from_dir(directory: Path, source: str) -> Binaries | None:
-    if not all(_executable(directory / name) for name in REQUIRED):
+    if not all(executable(directory / name) for name in REQUIRED):
         return None
     kubectl = directory / "kubectl"
     return Binaries(
         kube_apiserver=directory / "kube-apiserver",
         etcd=directory / "etcd",
-        kubectl=kubectl if _executable(kubectl) else None,
+        kube_controller_manager=directory / "kube-controller-manager",
+        kubectl=kubectl if executable(kubectl) else None,
         source=source,
     )
 
@@ -102,7 +100,7 @@ def find_binaries(env: Mapping[str, str] | None = None) -> Binaries | None:
     if assets:
         found = _from_dir(Path(assets), "KUBEBUILDER_ASSETS")
         if found is None:
-            missing = [n for n in REQUIRED if not _executable(Path(assets) / n)]
+            missing = [n for n in REQUIRED if not executable(Path(assets) / n)]
             raise BinariesNotFound(
                 f"KUBEBUILDER_ASSETS={assets} has no executable {', '.join(missing)}; "
                 f"{WAYS_OUT}"
@@ -123,21 +121,6 @@ def ensure_binaries(
     if not go_path:
         raise BinariesNotFound(f"no kube-apiserver/etcd found and no Go toolchain; {WAYS_OUT}")
     return build_binaries(cache_dir(env), go_path, env=env, log=log)
-
-
-@contextmanager
-def _locked(directory: Path, log: Log) -> Iterator[None]:
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log(f"another process is building into {directory}; waiting for it")
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def wrapper_go_mod(kubernetes_go_mod: str) -> str:
@@ -192,15 +175,6 @@ def _ldflags() -> str:
     return " ".join(flags)
 
 
-def _run(argv: list[str], cwd: Path, env: dict[str, str], log: Log) -> str:
-    log("$ " + " ".join(argv[:4]) + (" ..." if len(argv) > 4 else ""))
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
-    if proc.returncode != 0:
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-50:])
-        raise BuildFailed(f"{' '.join(argv[:3])} failed (exit {proc.returncode}):\n{tail}")
-    return proc.stdout
-
-
 def build_binaries(
     dest: Path,
     go: str,
@@ -209,11 +183,10 @@ def build_binaries(
     log: Log = _stderr,
 ) -> Binaries:
     """Build the binaries into `dest`, resuming whatever an earlier run left."""
-    base_env = dict(os.environ if env is None else env)
-    go_env = {**base_env, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOFLAGS": "-mod=mod"}
-    with _locked(dest, log):
+    env_ = go_env(env)
+    with locked(dest, log):
         done = _from_dir(dest, "cache")
-        missing = [n for n in names if not _executable(dest / n)]
+        missing = [n for n in names if not executable(dest / n)]
         if done is not None and not missing:
             return done
         started = time.monotonic()
@@ -221,29 +194,29 @@ def build_binaries(
             f"etcd {versions.ETCD}) into {dest}; this takes several minutes, once")
         work = dest / ".work"
         work.mkdir(exist_ok=True)
-        info = json.loads(_run(
+        info = json.loads(run(
             [go, "mod", "download", "-json", f"k8s.io/kubernetes@{versions.KUBERNETES}"],
-            work, go_env, log,
+            work, env_, log,
         ))
         go_mod = Path(info["GoMod"]).read_text()
         (work / "go.mod").write_text(wrapper_go_mod(go_mod))
         imports = "".join(f'\t_ "{PACKAGES[n]}"\n' for n in missing)
         (work / "tools.go").write_text(TOOLS_GO.format(imports=imports))
-        _run([go, "mod", "tidy"], work, go_env, log)
+        run([go, "mod", "tidy"], work, env_, log)
         out = work / "bin"
         out.mkdir(exist_ok=True)
         for name in missing:
             log(f"compiling {name}")
             target = out / name
-            _run(
+            run(
                 [go, "build", "-trimpath", "-ldflags", _ldflags(), "-o", str(target),
                  PACKAGES[name]],
-                work, go_env, log,
+                work, env_, log,
             )
-            os.replace(target, dest / name)
+            install(target, dest / name)
         (dest / "BUILD-INFO").write_text(
             f"kubernetes {versions.KUBERNETES}\netcd {versions.ETCD}\n"
-            f"go {_run([go, 'env', 'GOVERSION'], work, go_env, lambda _: None).strip()}\n"
+            f"go {run([go, 'env', 'GOVERSION'], work, env_, lambda _: None).strip()}\n"
         )
         shutil.rmtree(work, ignore_errors=True)
         log(f"built in {time.monotonic() - started:.0f} s")
@@ -253,13 +226,14 @@ def build_binaries(
 
 
 def main() -> int:
-    """`python -m harness.binaries`: make sure the binaries exist; print where they are."""
+    """`python -m harness.controlplane.binaries`: make sure the binaries exist; print them."""
     try:
         found = ensure_binaries()
     except (BinariesNotFound, BuildFailed) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    for path in (found.kube_apiserver, found.etcd, found.kubectl):
+    for path in (found.kube_apiserver, found.etcd, found.kube_controller_manager,
+                 found.kubectl):
         if path is not None:
             print(path)
     return 0
