@@ -1,12 +1,13 @@
 # The two commands of the README: `make conformance` and `make test`.
-# Both create .venv, install the project and provision the control-plane binaries first.
+# Both create .venv, install the project and provision everything first: the control-plane
+# binaries, Flux's CRDs and Flux's controllers, built from their pinned Go modules once.
 
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 REPORT ?= reports
 
-.PHONY: conformance test venv binaries lint bench clean
+.PHONY: conformance conformance-flux test venv binaries lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +19,15 @@ venv: $(VENV)/.installed
 
 binaries: venv
 	$(PY) -m harness.controlplane.binaries
+	$(PY) -m harness.controlplane.crds
+	$(PY) -m harness.flux.build
 
 conformance: binaries
 	$(VENV)/bin/receiver-conformance run --target embedded --profile all --report-dir $(REPORT)
+
+# The same scenarios against Flux's own notification-controller.
+conformance-flux: binaries
+	$(VENV)/bin/receiver-conformance run --target flux --profile all --report-dir $(REPORT)/flux
 
 test: binaries
 	$(PY) -m pytest tests steps
@@ -30,8 +37,8 @@ lint: venv
 	$(VENV)/bin/ruff check .
 
 bench: binaries
-	$(PY) bench/controlplane.py
-	$(PY) bench/receiver.py
+	$(PY) -m bench.controlplane
+	$(PY) -m bench.receiver
 
 clean:
 	rm -rf $(VENV) $(REPORT) .pytest_cache .ruff_cache

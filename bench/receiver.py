@@ -1,9 +1,13 @@
-"""Benchmark of the reference receiver on the embedded control plane (not part of the tests).
+"""Benchmark of the reference receiver beside Flux's notification-controller, one after the
+other on the same embedded control plane (not part of the tests).
 
     .venv/bin/python -m bench.receiver [--pushes 200] [--seconds 5] [--receivers 1000]
+                                       [--implementation reference flux]
 
-Prints: push-to-annotation latency (request sent → annotation seen by a watch) p50/p99,
-accepted signed pushes per second at concurrency 1 and 32, RSS idle and with N Receivers.
+Prints, per implementation: push-to-annotation latency (request sent → annotation seen by a
+watch) p50/p99 at concurrency 1 and 32, accepted signed pushes per second at concurrency 1
+and 32, RSS idle and with N Receivers, and the time for N Receivers to be Ready; then a
+table of both side by side.
 """
 
 from __future__ import annotations
@@ -16,14 +20,18 @@ import json
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import aiohttp
 import requests
 from kubernetes import client, watch
 
+from harness import versions
 from harness.controlplane import ControlPlane
+from harness.flux.controllers import FluxControllers
 from harness.kube import Kube, api_client, wait_until
 from harness.reference_process import ReferenceReceiver
 from reference import api
@@ -182,9 +190,81 @@ def many_receivers(api_client_: client.ApiClient, count: int) -> float:
     return time.monotonic() - began
 
 
-def percentile(samples: list[float], q: float) -> float:
+def percentile(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1] if len(samples) > 1 \
         else samples[0]
+
+
+async def concurrent_latency(url: str, concurrency: int, pushes: int) -> list[float]:
+    """Request-to-200 latency of `pushes` pushes sent `concurrency` at a time (a 200 means
+    the annotation is persisted)."""
+    samples: list[float] = []
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        async def one(_: int) -> None:
+            began = time.perf_counter()
+            async with session.post(url, data=BODY, headers=HEADERS) as resp:
+                await resp.read()
+                assert resp.status == 200, resp.status
+            samples.append(time.perf_counter() - began)
+
+        for start in range(0, pushes, concurrency):
+            await asyncio.gather(*(one(i) for i in range(start, min(pushes, start + concurrency))))
+    return samples
+
+
+@contextmanager
+def running(implementation: str, kubeconfig: Path) -> Iterator[tuple[str, int]]:
+    """Start one implementation; yield its receiver URL and process id."""
+    if implementation == "reference":
+        with ReferenceReceiver(kubeconfig, ["--log-level", "error"]) as receiver:
+            assert receiver.pid is not None
+            yield receiver.url, receiver.pid
+    else:
+        with FluxControllers(kubeconfig, ["notification-controller"],
+                             extra_args={"notification-controller": ["--log-level=error"]}
+                             ) as flux:
+            controller = flux["notification-controller"]
+            yield controller.url("receiver"), controller.child.pid
+
+
+def measure(implementation: str, kubeconfig: Path, args: argparse.Namespace) -> dict[str, str]:
+    """Every figure for one implementation, in a namespace of its own that is deleted after."""
+    kube_api = api_client(kubeconfig)
+    figures: dict[str, str] = {}
+    with running(implementation, kubeconfig) as (base_url, pid):
+        began = time.monotonic()
+        path = setup(kube_api)
+        figures["Secret + Receiver to Ready"] = f"{(time.monotonic() - began) * 1000:.0f} ms"
+        url = base_url + path
+        watcher = AnnotationWatch(kube_api)
+        latency(url, watcher, 5)  # warm up
+        samples = latency(url, watcher, args.pushes)
+        figures["push → annotation seen, p50 / p99"] = (
+            f"{percentile(samples, 50) * 1000:.1f} / {percentile(samples, 99) * 1000:.1f} ms")
+        watcher.stop()
+        for concurrency in (1, 32):
+            samples = asyncio.run(concurrent_latency(url, concurrency, args.pushes))
+            figures[f"push → 200 at concurrency {concurrency}, p50 / p99"] = (
+                f"{percentile(samples, 50) * 1000:.1f} / {percentile(samples, 99) * 1000:.1f} ms")
+            rate, refused = asyncio.run(throughput(url, concurrency, args.seconds))
+            figures[f"accepted pushes/s at concurrency {concurrency}"] = (
+                f"{rate:.0f}" + (f" ({refused} not 200)" if refused else ""))
+        figures["RSS idle (1 Receiver)"] = f"{rss_kib(pid) / 1024:.0f} MiB"
+        took = many_receivers(kube_api, args.receivers)
+        figures[f"{args.receivers} Receivers Ready"] = f"{took:.1f} s"
+        figures[f"RSS with {args.receivers} Receivers"] = f"{rss_kib(pid) / 1024:.0f} MiB"
+        Kube(kube_api).delete_namespace(NAMESPACE)  # while the controller can drop finalizers
+        wait_until(lambda: not namespace_exists(kube_api), 300, "the bench namespace to go")
+    kube_api.close()
+    for name, value in figures.items():
+        print(f"  {implementation:<10} {name:<42} {value}", flush=True)
+    return figures
+
+
+def namespace_exists(kube_api: client.ApiClient) -> bool:
+    return any(ns.metadata.name == NAMESPACE
+               for ns in client.CoreV1Api(kube_api).list_namespace().items)
 
 
 def main() -> None:
@@ -192,33 +272,22 @@ def main() -> None:
     parser.add_argument("--pushes", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--receivers", type=int, default=1000)
+    parser.add_argument("--implementation", nargs="+", choices=("reference", "flux"),
+                        default=["reference", "flux"])
     args = parser.parse_args()
 
+    results: dict[str, dict[str, str]] = {}
     with ControlPlane() as plane:
-        kube_api = api_client(plane.kubeconfig)
-        with ReferenceReceiver(plane.kubeconfig, ["--log-level", "error"]) as receiver:
-            assert receiver.pid is not None
-            began = time.monotonic()
-            path = setup(kube_api)
-            print(f"Receiver Ready after creation:       {time.monotonic() - began:.3f} s")
-            url = receiver.url + path
-            watcher = AnnotationWatch(kube_api)
-            latency(url, watcher, 5)  # warm up
-            samples = latency(url, watcher, args.pushes)
-            print(f"push → annotation seen ({args.pushes} pushes): "
-                  f"p50 {percentile(samples, 50) * 1000:.1f} ms, "
-                  f"p99 {percentile(samples, 99) * 1000:.1f} ms")
-            for concurrency in (1, 32):
-                rate, refused = asyncio.run(throughput(url, concurrency, args.seconds))
-                print(f"accepted signed pushes/s, concurrency {concurrency:>2}: {rate:.0f}"
-                      + (f" ({refused} not 200)" if refused else ""))
-            print(f"RSS idle (1 Receiver):                {rss_kib(receiver.pid) / 1024:.1f} MiB")
-            took = many_receivers(kube_api, args.receivers)
-            print(f"{args.receivers} Receivers Ready in:          {took:.1f} s")
-            print(f"RSS with {args.receivers} Receivers:           "
-                  f"{rss_kib(receiver.pid) / 1024:.1f} MiB")
-            watcher.stop()
-        kube_api.close()
+        for implementation in args.implementation:
+            results[implementation] = measure(implementation, plane.kubeconfig, args)
+    flux = "notification-controller " + versions.FLUX_MODULES["notification-controller"][1]
+    names = {"reference": "reference", "flux": flux}
+    print()
+    print("| measure | " + " | ".join(names[i] for i in results) + " |")
+    print("| --- |" + " --- |" * len(results))
+    for measure_name in next(iter(results.values())):
+        print(f"| {measure_name} | "
+              + " | ".join(results[i].get(measure_name, "—") for i in results) + " |")
 
 
 if __name__ == "__main__":

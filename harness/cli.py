@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+from harness import versions
 from harness.paths import FEATURES, REPO_ROOT
 from harness.report import model, write_reports
 from harness.report.features import FeatureFileError, not_run_results
@@ -57,7 +58,7 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--target",
-        choices=("embedded", "kind", "external"),
+        choices=("embedded", "flux", "kind", "external"),
         default="embedded",
         help="where the receiver runs (default: embedded)",
     )
@@ -308,6 +309,10 @@ def _implementation(args: argparse.Namespace) -> dict[str, str]:
     name = args.implementation
     if not name and args.target == "embedded":
         name = "receiver-conformance/reference"  # the embedded target always runs it
+    if not name and args.target == "flux":
+        module, version = versions.FLUX_MODULES["notification-controller"]
+        name = module.removeprefix("github.com/")
+        impl.setdefault("version", version)
     if name:
         organization, _, project = name.rpartition("/")
         if organization:

@@ -1,7 +1,7 @@
 """pytest options and fixtures that point the conformance scenarios at a target.
 
 Options (each with an environment variable, the option wins):
-  --target embedded|kind|external   RC_TARGET (default embedded)
+  --target embedded|flux|kind|external   RC_TARGET (default embedded)
   --kubeconfig PATH                 RC_KUBECONFIG   (external)
   --receiver-url URL                RC_RECEIVER_URL (external)
   --work-namespace NAME             RC_NAMESPACE    (external: the namespace to work in)
@@ -19,6 +19,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.flux.build import FluxNotBuilt
+from harness.flux.controllers import ControllerFailed
 from harness.kube import Kube, api_client
 from harness.reference_process import ReferenceReceiverError
 from harness.report.collector import record_target
@@ -26,11 +28,11 @@ from harness.targets.base import KNOWN_CAPABILITIES, Target
 from harness.targets.embedded import embedded_target
 from harness.targets.external import Unreachable, external_target
 
-TARGETS = ("embedded", "kind", "external")
+TARGETS = ("embedded", "flux", "kind", "external")
 CAPABILITY_PREFIX = "cap-"
 
 OPTIONS = {
-    "target": ("RC_TARGET", "where the scenarios run: embedded, kind or external"),
+    "target": ("RC_TARGET", "where the scenarios run: embedded, flux, kind or external"),
     "kubeconfig": ("RC_KUBECONFIG", "external target: kubeconfig of its cluster"),
     "receiver_url": ("RC_RECEIVER_URL", "external target: base URL of its receiver"),
     "work_namespace": ("RC_NAMESPACE", "external target: the namespace to work in"),
@@ -116,14 +118,18 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
             yield kind
         return
     plane = request.getfixturevalue("control_plane")
-    try:
+    if name == "flux":
+        from harness.flux.target import flux_target
+
+        context = flux_target(plane)
+    else:
         context = embedded_target(plane)
-        embedded = context.__enter__()
-    except ReferenceReceiverError as err:
-        pytest.exit(f"embedded target: the reference receiver did not start: {err}",
-                    returncode=2)
     try:
-        yield embedded
+        started = context.__enter__()
+    except (ReferenceReceiverError, ControllerFailed, FluxNotBuilt) as err:
+        pytest.exit(f"{name} target did not start: {err}", returncode=2)
+    try:
+        yield started
     finally:
         context.__exit__(None, None, None)
 

@@ -97,11 +97,13 @@ def install(built: Path, dest: Path) -> None:
 def build_module(
     go: str, module: str, version: str, programs: Mapping[str, str], dest: Path,
     work: Path, env: Mapping[str, str], log: Log, ldflags: str = "-s -w",
+    replaces: Mapping[str, str] | None = None,
 ) -> None:
     """Build `programs` (binary name -> package inside the module, "." for its root) of
     `module@version` as its authors do: in a copy of the module with its own go.mod and
     go.sum. Replace directives that point inside the module's repository (`=> ./api`),
-    whose targets the module zip leaves out, fall back to the required version."""
+    whose targets the module zip leaves out, fall back to the required version;
+    `replaces` (dependency -> version) pins dependencies the proxy does not serve."""
     info = download(go, module, version, env, log, cwd=dest)
     src = work / module.replace("/", "_")
     shutil.rmtree(src, ignore_errors=True)
@@ -112,8 +114,10 @@ def build_module(
     edits = json.loads(run([go, "mod", "edit", "-json"], src, env, lambda _: None))
     local = [r["Old"]["Path"] for r in edits.get("Replace") or []
              if r["New"]["Path"].startswith(("./", "../"))]
-    if local:
-        run([go, "mod", "edit", *(f"-dropreplace={p}" for p in local)], src, env, log)
+    edits_args = [f"-dropreplace={p}" for p in local]
+    edits_args += [f"-replace={dep}={dep}@{ver}" for dep, ver in (replaces or {}).items()]
+    if edits_args:
+        run([go, "mod", "edit", *edits_args], src, env, log)
     for name, package in programs.items():
         log(f"compiling {name} ({module}@{version})")
         target = work / "bin" / name

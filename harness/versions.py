@@ -21,6 +21,12 @@ FLUX_MODULES = {
     "image-automation-controller": ("github.com/fluxcd/image-automation-controller", "v1.2.4"),
     "source-watcher": ("github.com/fluxcd/source-watcher/v2", "v2.2.3"),
 }
+# Our build patches: dependency versions the module proxy refuses, replaced by the nearest
+# one it serves (controller -> {module: version}).
+FLUX_BUILD_REPLACES = {
+    # source-controller v1.9.4 requires fluxcd/pkg/artifact v0.18.2 (refused); v0.18.0 builds.
+    "source-controller": {"github.com/fluxcd/pkg/artifact": "v0.18.0"},
+}
 # Modules the checksum database does not know; fetched from the proxy unverified.
 GONOSUMDB = "github.com/fluxcd/source-watcher"
 # Gateway API's standard channel CRDs (Gateway, GatewayClass, HTTPRoute, ...).

@@ -70,7 +70,8 @@ def ensure_controllers(
             try:
                 build_module(go_path, module, version, {name: "."}, dest, work,
                              go_env(env, GONOSUMDB=versions.GONOSUMDB), log,
-                             ldflags=f"-s -w -X main.VERSION={version}")
+                             ldflags=f"-s -w -X main.VERSION={version}",
+                             replaces=versions.FLUX_BUILD_REPLACES.get(name))
             except BuildFailed as err:
                 raise FluxNotBuilt(f"building {name} {version} failed: {err}") from None
             log(f"built {name} {version} in {time.monotonic() - started:.0f} s")

@@ -1,8 +1,9 @@
 """Flux's controllers as processes against the embedded control plane.
 
-Each runs with the flags Flux's install gives it (`--watch-all-namespaces`, json logs at info,
-leader election in `flux-system`), and addresses on free 127.0.0.1 ports in place of the
-pod's fixed ones: three controllers share one host here. source-controller serves its
+Each runs with the flags Flux's install gives it (`--watch-all-namespaces`, json logs at info)
+but two: addresses are on free 127.0.0.1 ports in place of the pod's fixed ones (three
+controllers share one host here), and there is no `--enable-leader-election`, which needs the
+in-cluster service-account namespace file (one process per controller runs anyway). source-controller serves its
 artifacts on 127.0.0.1, so kustomize-controller fetches them as it would from the Service.
 Their logs go to files that the report quotes; every process is stopped on `stop()` and dies
 with its owner (`harness.controlplane.processes.Child`).
@@ -27,7 +28,7 @@ from harness.controlplane.processes import Child, free_port
 from harness.flux.build import CONTROLLERS, ensure_controllers
 from harness.kube import Kube, api_client
 
-NAMESPACE = "flux-system"  # RUNTIME_NAMESPACE: where leader-election leases live
+NAMESPACE = "flux-system"  # RUNTIME_NAMESPACE, as in Flux's install
 READY_TIMEOUT = 60.0
 
 
@@ -56,8 +57,7 @@ class Controller:
 def controller_args(name: str, ports: dict[str, int], events_url: str | None,
                     storage: Path) -> list[str]:
     """Flux's install flags for `name`, with this host's addresses."""
-    args = ["--watch-all-namespaces", "--log-level=info", "--log-encoding=json",
-            "--enable-leader-election"]
+    args = ["--watch-all-namespaces", "--log-level=info", "--log-encoding=json"]
     if name == "notification-controller":
         args += [f"--receiverAddr=127.0.0.1:{ports['receiver']}",
                  f"--events-addr=127.0.0.1:{ports['events']}"]

@@ -2,7 +2,8 @@
 
 The receiver is started as its own process, exactly as a user starts it
 (`python -m reference --kubeconfig ...`), and trusts a Google ID-token issuer the suite
-makes up, so gcr scenarios can run without Google.
+makes up, so gcr scenarios can run without Google. Flux's real source-controller and
+kustomize-controller run beside it, so the sources the receiver annotates really reconcile.
 """
 
 from __future__ import annotations
@@ -12,11 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from harness import versions
 from harness.controlplane import ControlPlane
+from harness.flux.controllers import FluxControllers
 from harness.reference_process import ReferenceReceiver
 from harness.targets.base import Target
 
-CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys"})
+CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys",
+                          "source-controller", "kustomize-controller"})
+DOWNSTREAM = ("source-controller", "kustomize-controller")
 
 
 @contextmanager
@@ -29,7 +34,7 @@ def embedded_target(plane: ControlPlane) -> Iterator[Target]:
         jwks = Path(scratch) / "google-jwks.json"
         issuer.write_jwks(jwks)
         receiver = ReferenceReceiver(plane.kubeconfig, ["--google-jwks", str(jwks)])
-        with receiver:
+        with receiver, FluxControllers(plane.kubeconfig, DOWNSTREAM):
             capabilities = set(CAPABILITIES)
             if plane.kubectl is not None:
                 capabilities.add("kubectl")
@@ -40,6 +45,8 @@ def embedded_target(plane: ControlPlane) -> Iterator[Target]:
                 capabilities=frozenset(capabilities),
                 details={
                     "implementation": "reference receiver (python -m reference)",
+                    "controllers": ", ".join(
+                        f"{name} {versions.FLUX_MODULES[name][1]}" for name in DOWNSTREAM),
                     "control plane": f"kube-apiserver {plane.binaries.kube_apiserver.parent}",
                 },
                 google_issuer=issuer,

@@ -1,0 +1,48 @@
+"""The `flux` target: Flux's own notification-controller is the receiver under test.
+
+Flux's notification-, source- and kustomize-controller, built from their pinned modules,
+run as processes against the embedded control plane, as `flux install` would run them in
+a cluster. The suite talks to the API server and to the notification-controller's receiver
+port, exactly as it does with the reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from harness import versions
+from harness.controlplane import ControlPlane
+from harness.flux.build import CONTROLLERS
+from harness.flux.controllers import FluxControllers
+from harness.targets.base import Target
+
+# What Flux's controllers give the scenarios beside the API server. Flux cannot trust the
+# suite's own Google signing keys, so gcr's accepted-token scenarios are skipped.
+CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "source-controller",
+                          "kustomize-controller"})
+RECEIVER = "notification-controller"
+
+
+@contextmanager
+def flux_target(plane: ControlPlane) -> Iterator[Target]:
+    """Run Flux's controllers against `plane` for as long as the target is in use."""
+    with FluxControllers(plane.kubeconfig, CONTROLLERS) as flux:
+        capabilities = set(CAPABILITIES)
+        if plane.kubectl is not None:
+            capabilities.add("kubectl")
+        module, version = versions.FLUX_MODULES[RECEIVER]
+        yield Target(
+            name="flux",
+            kubeconfig=plane.kubeconfig,
+            receiver_url=flux[RECEIVER].url("receiver"),
+            capabilities=frozenset(capabilities),
+            details={
+                "implementation": f"{module} {version} (Flux {versions.FLUX_RELEASE})",
+                "controllers": ", ".join(
+                    f"{name} {versions.FLUX_MODULES[name][1]}" for name in CONTROLLERS),
+                "control plane": f"kube-apiserver {plane.binaries.kube_apiserver.parent}",
+            },
+            log_tail=lambda: flux.log_tail(RECEIVER),
+            kubectl=plane.kubectl,
+        )
