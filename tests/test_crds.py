@@ -500,25 +500,41 @@ def test_gatewayclass_is_cluster_scoped(kube_api: client.ApiClient, namespace: s
                                              "gatewayclasses", name)
 
 
+def dig(obj: Any, path: str) -> Any:
+    """The value at a dotted path; a number indexes a list (`spec.rules.0.backendRefs`)."""
+    for key in path.split("."):
+        obj = obj[int(key)] if key.isdigit() else obj[key]
+    return obj
+
+
+DEFAULTS = {
+    "receiver-interval": (NOTIFICATION, GUIDE_RECEIVER, "spec.interval", "10m"),
+    "receiver-status": (NOTIFICATION, GUIDE_RECEIVER, "status", {"observedGeneration": -1}),
+    "gitrepository-timeout": (GITREPOSITORY, GUIDE_GITREPOSITORY, "spec.timeout", "60s"),
+    "gitrepository-status": (GITREPOSITORY, GUIDE_GITREPOSITORY, "status",
+                             {"observedGeneration": -1}),
+    "route-backend": (HTTPROUTE, GUIDE_HTTPROUTE, "spec.rules.0.backendRefs.0",
+                      {**GUIDE_HTTPROUTE["spec"]["rules"][0]["backendRefs"][0],
+                       "group": "", "kind": "Service", "weight": 1}),
+    "route-parent-as-given": (HTTPROUTE, GUIDE_HTTPROUTE, "spec.parentRefs.0",
+                              GUIDE_HTTPROUTE["spec"]["parentRefs"][0]),
+}
+
+
 @pytest.mark.controlplane
-def test_receiver_defaults(kube_api: client.ApiClient, namespace: str) -> None:
-    body = receiver("webapp")
+@pytest.mark.parametrize(("resource", "body", "path", "expected"), DEFAULTS.values(),
+                         ids=DEFAULTS.keys())
+def test_api_server_fills_in_defaults(kube_api: client.ApiClient, namespace: str,
+                                      resource: tuple[str, str, str], body: dict[str, Any],
+                                      path: str, expected: Any) -> None:
+    body = copy.deepcopy(body)
     body["metadata"]["namespace"] = namespace
-    create(kube_api, namespace, NOTIFICATION, body)
+    create(kube_api, namespace, resource, body)
+    group, version, plural = resource
     stored = client.CustomObjectsApi(kube_api).get_namespaced_custom_object(
-        *NOTIFICATION[:2], namespace, NOTIFICATION[2], "webapp",
+        group, version, namespace, plural, body["metadata"]["name"],
     )
-    assert stored["spec"]["interval"] == "10m"
-    assert stored["status"] == {"observedGeneration": -1}
-
-
-@pytest.mark.controlplane
-def test_route_defaults(kube_api: client.ApiClient, namespace: str) -> None:
-    body = copy.deepcopy(GUIDE_HTTPROUTE)
-    body["metadata"]["namespace"] = namespace
-    stored = create(kube_api, namespace, HTTPROUTE, body)
-    backend = stored["spec"]["rules"][0]["backendRefs"][0]
-    assert (backend["group"], backend["kind"], backend["weight"]) == ("", "Service", 1)
+    assert dig(stored, path) == expected
 
 
 def ready_condition(status: str, message: str, **fields: Any) -> dict[str, Any]:
