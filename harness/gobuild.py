@@ -42,6 +42,11 @@ def executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
+def find_go(env: Mapping[str, str] | None = None) -> str | None:
+    """The `go` on the PATH of `env` (default: this process's), or None."""
+    return shutil.which("go", path=(os.environ if env is None else env).get("PATH"))
+
+
 def go_env(env: Mapping[str, str] | None = None, **extra: str) -> dict[str, str]:
     """The environment of every Go command here: static binaries, this machine's Go."""
     base = dict(os.environ if env is None else env)
@@ -104,6 +109,7 @@ def build_module(
     go.sum. Replace directives that point inside the module's repository (`=> ./api`),
     whose targets the module zip leaves out, fall back to the required version;
     `replaces` (dependency -> version) pins dependencies the proxy does not serve."""
+    dest.mkdir(parents=True, exist_ok=True)
     info = download(go, module, version, env, log, cwd=dest)
     src = work / module.replace("/", "_")
     shutil.rmtree(src, ignore_errors=True)

@@ -1,4 +1,5 @@
-"""The embedded control plane: kubeconfig, RBAC, start failures and teardown."""
+"""The embedded control plane: kubeconfig, RBAC, the controller-manager's work, start
+failures and teardown."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from harness.controlplane.binaries import Binaries
 from harness.controlplane.processes import pid_alive
 from harness.kube import Kube, wait_until
 from harness.paths import REPO_ROOT
+from harness.pytest_plugin import new_namespace_name
 
 pytestmark = pytest.mark.controlplane
 
@@ -76,12 +79,79 @@ def test_our_crds_are_installed(kube: Kube) -> None:
     assert "gitrepositories.source.toolkit.fluxcd.io" in served
 
 
+# --- kube-controller-manager: the cluster cleans up after itself --------------------------
+
+GONE_WITHIN = 60.0  # seconds; the namespace and garbage collectors act in a few
+
+
+def _gone(read: Callable[[], object]) -> bool:
+    """True once `read` answers 404."""
+    try:
+        read()
+    except ApiException as err:
+        if err.status == 404:
+            return True
+        raise
+    return False
+
+
+def test_a_deleted_namespace_is_emptied_and_goes_away(kube: Kube) -> None:
+    name = new_namespace_name("rc-gone")
+    kube.create_namespace(name)
+    kube.core.create_namespaced_secret(name, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="webhook-token"), string_data={"token": "t"}))
+    kube.core.create_namespaced_config_map(name, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="settings"), data={"a": "b"}))
+    receivers = ("notification.toolkit.fluxcd.io", "v1", name, "receivers")
+    client.CustomObjectsApi(kube.api).create_namespaced_custom_object(*receivers, {
+        "apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+        "metadata": {"name": "webapp"},
+        "spec": {"type": "generic", "secretRef": {"name": "webhook-token"},
+                 "resources": [{"kind": "GitRepository", "name": "webapp"}]},
+    })
+    kube.delete_namespace(name)
+    wait_until(lambda: _gone(lambda: kube.core.read_namespace(name)), GONE_WITHIN,
+               f"namespace {name} to go away",
+               describe=lambda: _namespace_state(kube, name))
+    assert _gone(lambda: kube.core.read_namespaced_secret("webhook-token", name))
+    assert _gone(lambda: kube.core.read_namespaced_config_map("settings", name))
+    assert _gone(lambda: client.CustomObjectsApi(kube.api).get_namespaced_custom_object(
+        *receivers, "webapp"))
+
+
+def _namespace_state(kube: Kube, name: str) -> str:
+    try:
+        namespace = kube.core.read_namespace(name)
+    except ApiException as err:
+        return f"HTTP {err.status}"
+    conditions = [f"{c.type}={c.status}: {c.message}" for c in namespace.status.conditions or []]
+    return f"{namespace.status.phase}; {conditions}"
+
+
+def test_garbage_collection_follows_owner_references(kube: Kube, namespace: str) -> None:
+    owner = kube.core.create_namespaced_config_map(namespace, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="owner")))
+    reference = client.V1OwnerReference(api_version="v1", kind="ConfigMap", name="owner",
+                                        uid=owner.metadata.uid)
+    for name, references in (("owned", [reference]), ("bystander", None)):
+        kube.core.create_namespaced_config_map(namespace, client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name=name, owner_references=references)))
+    kube.core.delete_namespaced_config_map("owner", namespace)
+    wait_until(lambda: _gone(lambda: kube.core.read_namespaced_config_map("owned", namespace)),
+               GONE_WITHIN, "the owned ConfigMap to be garbage-collected")
+    assert kube.core.read_namespaced_config_map("bystander", namespace).metadata.name
+
+
+# --- start failures and teardown -------------------------------------------------------------
+
+
 def _fake_binaries(directory: Path, etcd_script: str) -> Binaries:
     directory.mkdir()
     etcd = directory / "etcd"
     etcd.write_text(etcd_script)
     etcd.chmod(0o755)
-    return Binaries(kube_apiserver=directory / "missing", etcd=etcd, kubectl=None, source="test")
+    return Binaries(kube_apiserver=directory / "missing", etcd=etcd,
+                    kube_controller_manager=directory / "missing", kubectl=None, source="test")
 
 
 def test_a_process_that_fails_to_start_shows_its_last_50_log_lines(tmp_path: Path) -> None:
@@ -129,12 +199,13 @@ def test_nothing_survives_a_killed_owner(tmp_path: Path) -> None:
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
     )
     started = json.loads(owner.stdout.readline())
+    assert len(started["pids"]) == 3  # etcd, kube-apiserver, kube-controller-manager
     assert all(pid_alive(p) for p in started["pids"])
     assert Path(started["dir"]).is_dir()
     owner.send_signal(signal.SIGKILL)
     owner.wait()
     wait_until(lambda: not any(pid_alive(p) for p in started["pids"]), 15,
-               "etcd and kube-apiserver to die with their owner")
+               "etcd, kube-apiserver and kube-controller-manager to die with their owner")
     wait_until(lambda: not Path(started["dir"]).exists(), 15,
                "the control plane's files to be removed")
     wait_until(lambda: not list(tmp_path.iterdir()), 15, "the reaper's log to go")
@@ -143,6 +214,7 @@ def test_nothing_survives_a_killed_owner(tmp_path: Path) -> None:
 def test_stop_is_complete_and_idempotent(control_plane: ControlPlane, tmp_path: Path) -> None:
     plane = ControlPlane(control_plane.binaries, workdir=tmp_path, install=False).start()
     pids, directory = plane.pids, plane.dir
+    assert len(pids) == 3
     plane.stop()
     plane.stop()
     assert not any(pid_alive(p) for p in pids)

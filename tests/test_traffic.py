@@ -138,10 +138,10 @@ RESTRICTED = {"pod-security.kubernetes.io/enforce": "restricted"}
 
 @pytest.fixture
 def pod_namespace(kube: Kube, namespace: str) -> str:
-    """The test's namespace under the restricted Pod Security Standard, with the default
-    ServiceAccount a controller-manager would have made."""
+    """The test's namespace under the restricted Pod Security Standard, once the
+    controller-manager has given it its default ServiceAccount."""
     kube.core.patch_namespace(namespace, {"metadata": {"labels": RESTRICTED}})
-    kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": "default"}})
+    fresh_namespace(kube, namespace)  # it exists already: this waits for the account
     return namespace
 
 
@@ -296,11 +296,26 @@ def test_load_balancer_url_is_read_from_the_service_status(kube: Kube, namespace
 
 @pytest.mark.controlplane
 def test_fresh_namespace_waits_for_its_default_account(kube: Kube, namespace: str) -> None:
-    with pytest.raises(Timeout, match="default account"):  # no controller-manager makes it
-        fresh_namespace(kube, f"{namespace}-p0", timeout=1)
-    kube.delete_namespace(f"{namespace}-p0")
-    kube.core.create_namespaced_service_account(namespace, {"metadata": {"name": "default"}})
-    fresh_namespace(kube, namespace, {"team": "x"}, timeout=1)  # it exists already: no wait
+    name = f"{namespace}-p0"
+    try:
+        fresh_namespace(kube, name, {"team": "x"})
+        # The controller-manager made the account; it was there when fresh_namespace returned.
+        assert kube.core.read_namespaced_service_account("default", name).metadata.uid
+        assert kube.core.read_namespace(name).metadata.labels["team"] == "x"
+    finally:
+        kube.delete_namespace(name)
+
+
+@pytest.mark.controlplane
+def test_fresh_namespace_gives_up_after_its_deadline(
+    kube: Kube, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never_there(name: str, namespace: str) -> None:
+        raise ApiException(status=404, reason="Not Found")
+
+    monkeypatch.setattr(kube.core, "read_namespaced_service_account", never_there)
+    with pytest.raises(Timeout, match="default account"):
+        fresh_namespace(kube, namespace, timeout=0.5)
 
 
 # -- the scenarios ------------------------------------------------------------------------

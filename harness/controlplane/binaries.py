@@ -27,6 +27,7 @@ from harness.gobuild import (
     Log,
     cache_root,
     executable,
+    find_go,
     go_env,
     install,
     locked,
@@ -46,7 +47,8 @@ PACKAGES = {
 }
 
 WAYS_OUT = (
-    "set KUBEBUILDER_ASSETS to a directory holding kube-apiserver and etcd, "
+    "set KUBEBUILDER_ASSETS to a directory holding kube-apiserver, etcd and "
+    "kube-controller-manager, "
     "install Go (1.26 or later) so they can be built, "
     "or use another target (--target kind or --target external)"
 )
@@ -117,7 +119,7 @@ def ensure_binaries(
     found = find_binaries(env)
     if found is not None:
         return found
-    go_path = go or shutil.which("go", path=env.get("PATH"))
+    go_path = go or find_go(env)
     if not go_path:
         raise BinariesNotFound(f"no kube-apiserver/etcd found and no Go toolchain; {WAYS_OUT}")
     return build_binaries(cache_dir(env), go_path, env=env, log=log)

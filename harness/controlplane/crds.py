@@ -15,7 +15,16 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from harness import versions
-from harness.gobuild import BuildFailed, Log, cache_root, download, go_env, locked, stderr_log
+from harness.gobuild import (
+    BuildFailed,
+    Log,
+    cache_root,
+    download,
+    find_go,
+    go_env,
+    locked,
+    stderr_log,
+)
 
 # Where each module keeps its CRDs.
 CRD_DIRS = {"sigs.k8s.io/gateway-api": "config/crd/standard"}
@@ -44,7 +53,7 @@ def ensure_crds(env: Mapping[str, str] | None = None, go: str | None = None,
     dest = cache_dir(env)
     if (dest / COMPLETE).exists():
         return dest
-    go_path = go or shutil.which("go")
+    go_path = go or find_go(env)
     if not go_path:
         raise CRDsNotFound(
             f"Flux's CRDs are not cached in {dest} and there is no Go toolchain to download "

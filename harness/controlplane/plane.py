@@ -245,6 +245,7 @@ class ControlPlane:
             f"--kubeconfig={kubeconfig}",
             f"--authentication-kubeconfig={kubeconfig}",
             f"--authorization-kubeconfig={kubeconfig}",
+            "--authentication-skip-lookup=true",
             "--bind-address=127.0.0.1",
             f"--secure-port={port}",
             f"--cert-dir={self.dir / 'controller-manager-certs'}",

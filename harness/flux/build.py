@@ -20,6 +20,7 @@ from harness.gobuild import (
     build_module,
     cache_root,
     executable,
+    find_go,
     go_env,
     locked,
     stderr_log,
@@ -55,7 +56,7 @@ def ensure_controllers(
     found = find_controllers(env, names)
     if found is not None:
         return found
-    go_path = go or shutil.which("go")
+    go_path = go or find_go(env)
     if not go_path:
         raise FluxNotBuilt(f"Flux's controllers are not built in {cache_dir(env)} and there "
                            "is no Go toolchain to build them; install Go (1.26 or later)")

@@ -3,8 +3,9 @@
 Each runs with the flags Flux's install gives it (`--watch-all-namespaces`, json logs at info)
 but two: addresses are on free 127.0.0.1 ports in place of the pod's fixed ones (three
 controllers share one host here), and there is no `--enable-leader-election`, which needs the
-in-cluster service-account namespace file (one process per controller runs anyway). source-controller serves its
-artifacts on 127.0.0.1, so kustomize-controller fetches them as it would from the Service.
+in-cluster service-account namespace file (one process per controller runs anyway).
+source-controller serves its artifacts on 127.0.0.1, so kustomize-controller fetches them as
+it would from the Service.
 Their logs go to files that the report quotes; every process is stopped on `stop()` and dies
 with its owner (`harness.controlplane.processes.Child`).
 

@@ -1,0 +1,122 @@
+"""`harness.flux.build`: Flux's controllers from the cache, or built once with a (fake) go."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness import versions
+from harness.flux import build
+from harness.flux.build import CONTROLLERS, FluxNotBuilt, ensure_controllers, find_controllers
+from harness.paths import REPO_ROOT
+from tests.fake_go import FakeGo
+
+
+def quiet(_: str) -> None:
+    """A log function that drops every line."""
+
+
+def cache_env(tmp_path: Path) -> dict[str, str]:
+    """An environment whose cache is under tmp_path and whose PATH has no `go`."""
+    return {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+            "PATH": str(tmp_path / "empty-bin")}
+
+
+def put_binaries(directory: Path, names: tuple[str, ...], mode: int = 0o755) -> None:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        (directory / name).write_text("#!/bin/sh\n")
+        (directory / name).chmod(mode)
+
+
+def fake_go(tmp_path: Path) -> FakeGo:
+    """A fake go that serves the module of every controller."""
+    modules = {}
+    for name in CONTROLLERS:
+        module, version = versions.FLUX_MODULES[name]
+        directory = tmp_path / "mods" / name
+        directory.mkdir(parents=True)
+        (directory / "go.mod").write_text(f"module {module}\n")
+        modules[f"{module}@{version}"] = str(directory)
+    return FakeGo(tmp_path / "go-bin", modules=modules)
+
+
+def test_cache_dir_follows_xdg_and_the_flux_release(tmp_path: Path) -> None:
+    assert build.cache_dir(cache_env(tmp_path)) == (
+        tmp_path / "xdg" / "receiver-conformance" / "flux" / versions.FLUX_RELEASE)
+
+
+@pytest.mark.parametrize(
+    ("present", "mode", "found"),
+    [
+        (CONTROLLERS, 0o755, True),
+        ((*CONTROLLERS, "helm-controller"), 0o755, True),
+        (CONTROLLERS[:-1], 0o755, False),
+        (CONTROLLERS, 0o644, False),
+        ((), 0o755, False),
+    ],
+    ids=["all", "extra", "one-missing", "not-executable", "none"],
+)
+def test_lookup(tmp_path: Path, present: tuple[str, ...], mode: int, found: bool) -> None:
+    env = cache_env(tmp_path)
+    put_binaries(build.cache_dir(env), present, mode)
+    expected = {name: build.cache_dir(env) / name for name in CONTROLLERS} if found else None
+    assert find_controllers(env) == expected
+
+
+def test_a_cache_hit_needs_no_go(tmp_path: Path) -> None:
+    env = cache_env(tmp_path)
+    put_binaries(build.cache_dir(env), CONTROLLERS)
+    assert ensure_controllers(env, go="/nonexistent/go", log=quiet) == find_controllers(env)
+
+
+def test_no_go_and_no_cache_is_one_clear_error(tmp_path: Path) -> None:
+    env = cache_env(tmp_path)
+    with pytest.raises(FluxNotBuilt) as missing:
+        ensure_controllers(env, log=quiet)
+    message = str(missing.value)
+    assert str(build.cache_dir(env)) in message
+    assert "install Go" in message
+    assert "\n" not in message
+
+
+def test_only_the_missing_controllers_are_built(tmp_path: Path) -> None:
+    env = cache_env(tmp_path)
+    put_binaries(build.cache_dir(env), CONTROLLERS[:1])
+    go = fake_go(tmp_path)
+    found = ensure_controllers(env, go=str(go.path), log=quiet)
+    assert found == {name: build.cache_dir(env) / name for name in CONTROLLERS}
+    downloads = [argv[3] for argv in go.calls() if argv[:2] == ["mod", "download"]]
+    assert downloads == ["@".join(versions.FLUX_MODULES[n]) for n in CONTROLLERS[1:]]
+    builds = [argv for argv in go.calls() if argv[0] == "build"]
+    assert [Path(argv[argv.index("-o") + 1]).name for argv in builds] == list(CONTROLLERS[1:])
+    ldflags = builds[0][builds[0].index("-ldflags") + 1]
+    assert ldflags == "-s -w -X main.VERSION=" + versions.FLUX_MODULES[CONTROLLERS[1]][1]
+    assert not (build.cache_dir(env) / ".work").exists()
+
+
+def test_a_failed_build_names_the_controller(tmp_path: Path) -> None:
+    env = cache_env(tmp_path)
+    go = fake_go(tmp_path)
+    go.build_error = "undefined: foo"
+    go.save()
+    name = CONTROLLERS[0]
+    with pytest.raises(FluxNotBuilt,
+                       match=f"building {name} {versions.FLUX_MODULES[name][1]} failed"):
+        ensure_controllers(env, go=str(go.path), log=quiet)
+    assert find_controllers(env) is None
+
+
+def test_command_without_go_or_cache_exits_2_with_one_line(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "harness.flux.build"],
+        cwd=REPO_ROOT, env={**cache_env(tmp_path), "LANG": "C"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith("error: Flux's controllers are not built")
+    assert proc.stderr.count("\n") == 1
