@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 REPORT ?= reports
 
-.PHONY: conformance conformance-flux test venv binaries lint bench clean
+.PHONY: conformance conformance-flux verified test venv binaries lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ conformance: binaries
 # The same scenarios against Flux's own notification-controller.
 conformance-flux: binaries
 	$(VENV)/bin/receiver-conformance run --target flux --profile all --report-dir $(REPORT)/flux
+
+# The README's "verified against" table, from real runs of both targets.
+verified: binaries
+	-$(MAKE) conformance conformance-flux
+	$(VENV)/bin/receiver-conformance verified $(REPORT) $(REPORT)/flux --readme README.md
 
 test: binaries
 	$(PY) -m pytest tests steps

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from harness import versions
-from harness.paths import FEATURES, REPO_ROOT
-from harness.report import model, write_reports
+from harness.paths import FEATURES, FLUX_DEVIATIONS, REPO_ROOT
+from harness.report import deviations, model, verified, write_reports
 from harness.report.features import FeatureFileError, not_run_results
 from harness.report.html import render_html
 from harness.report.preflight import Unreachable, check_external
@@ -43,7 +43,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_list_command(commands)
     _add_docs_command(commands)
     _add_cluster_commands(commands)
+    _add_verified_command(commands)
     return parser
+
+
+def _add_verified_command(commands: argparse._SubParsersAction) -> None:
+    verified_cmd = commands.add_parser(
+        "verified",
+        help="the 'verified against' table from the results of real runs",
+        description="Print a Markdown table with one row per report directory (its "
+        "results.json); with --readme, write it between the README's markers.",
+    )
+    verified_cmd.add_argument("report_dirs", type=Path, nargs="+", metavar="REPORT_DIR")
+    verified_cmd.add_argument("--readme", type=Path, help="the README to update")
+    verified_cmd.set_defaults(handler=command_verified)
 
 
 def _add_run_command(commands: argparse._SubParsersAction) -> None:
@@ -85,6 +98,12 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         help="the receiver under test, as ORGANIZATION/PROJECT or PROJECT",
     )
     run.add_argument("--implementation-version", metavar="V", help="its version")
+    run.add_argument(
+        "--known-deviations", type=Path, metavar="FILE",
+        help="failures of the implementation explained by a cause (YAML); the run passes "
+        "when every failure is one of them (default for --target flux: "
+        "harness/flux/deviations.yaml)",
+    )
     run.add_argument("--implementation-url", metavar="URL", help="its home page")
     run.add_argument(
         "--kubeconfig",
@@ -203,6 +222,11 @@ def command_run(args: argparse.Namespace) -> int:
     except model.ResultsError as exc:
         return _fail(EXIT_USAGE, str(exc))
     results["run"] = run_metadata(request, started, outcome.wall_time)
+    known_file = args.known_deviations or (FLUX_DEVIATIONS if args.target == "flux" else None)
+    try:
+        verdict = deviations.mark(results, deviations.load(known_file) if known_file else [])
+    except deviations.DeviationsError as exc:
+        return _fail(EXIT_USAGE, str(exc))
     write_reports(results, report_dir)
     counts = model.count(results["scenarios"])
     _print_summary(results, counts, outcome.wall_time, report_dir)
@@ -216,14 +240,18 @@ def command_run(args: argparse.Namespace) -> int:
         print(f"pytest stopped early; see {outcome.log}", file=sys.stderr)
         print(counts.line())
         return EXIT_USAGE if counts.passed + counts.failed == 0 else EXIT_NOT_PASSED
-    print(counts.line())
+    print(counts.line() + (f" ({verdict.explained} of the failures are known deviations)"
+                           if verdict.explained else ""))
+    for stale in verdict.stale:
+        print(f"known deviation no longer fails: {stale.scenario}", file=sys.stderr)
     if counts.total == 0:
         print("no scenario selected", file=sys.stderr)
         return EXIT_NOT_PASSED
     passed = (
-        counts.failed == 0
+        verdict.unexplained == 0
         and counts.passed > 0
-        and outcome.pytest_exit_status in (0, 5)
+        and (outcome.pytest_exit_status in (0, 5)
+             or (outcome.pytest_exit_status == 1 and verdict.explained == counts.failed))
         and not (args.fail_on_skip and counts.skipped)
     )
     return EXIT_OK if passed else EXIT_NOT_PASSED
@@ -268,6 +296,21 @@ def command_docs(args: argparse.Namespace) -> int:
     except OSError as exc:
         return _fail(EXIT_USAGE, f"cannot write {args.out}: {exc.strerror or exc}")
     print(f"wrote {args.out} ({len(results['scenarios'])} scenarios, not run)")
+    return EXIT_OK
+
+
+def command_verified(args: argparse.Namespace) -> int:
+    try:
+        runs = [model.load_results(d / "results.json") for d in args.report_dirs]
+    except model.ResultsError as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    text = verified.table(runs)
+    print(text, end="")
+    if args.readme:
+        try:
+            verified.update_readme(args.readme, text)
+        except (verified.ReadmeError, OSError) as exc:
+            return _fail(EXIT_USAGE, str(exc))
     return EXIT_OK
 
 

@@ -6,3 +6,4 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
 FEATURES = REPO_ROOT / "features"
 REFERENCE_DEPLOY = REPO_ROOT / "reference" / "deploy"
+FLUX_DEVIATIONS = REPO_ROOT / "harness" / "flux" / "deviations.yaml"

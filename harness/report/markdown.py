@@ -41,6 +41,15 @@ def render_markdown(results: dict[str, Any]) -> str:
         lines.append(f"| {name} | {model.result_of(c)} | {c.passed} | {c.failed} | {c.skipped} |")
     lines.append("")
 
+    deviations = [s for s in results["scenarios"] if s.get("deviation")]
+    if deviations:
+        lines += ["## Known deviations of the implementation", "",
+                  "These scenarios failed for a cause found in the implementation's code; they "
+                  "count as failed.", ""]
+        lines += [f"- {s['feature']}: {model.display_name(s)} — {_deviation(s)}"
+                  for s in deviations]
+        lines.append("")
+
     skipped = [s for s in results["scenarios"] if s["outcome"] == "skipped"]
     if skipped:
         lines += ["## Skipped scenarios", ""]
@@ -90,8 +99,16 @@ def _feature(feature: dict[str, Any], scenarios: list[dict[str, Any]]) -> list[s
     return lines
 
 
+def _deviation(scenario: dict[str, Any]) -> str:
+    deviation = scenario["deviation"]
+    upstream = f" ({deviation['upstream']})" if deviation.get("upstream") else ""
+    return f"{deviation['cause']}{upstream}"
+
+
 def _failure(scenario: dict[str, Any]) -> list[str]:
     lines = ["**Failure:**", "", "```", scenario.get("error") or "no error message", "```", ""]
+    if scenario.get("deviation"):
+        lines = [f"**Known deviation:** {_deviation(scenario)}", "", *lines]
     for item in scenario.get("evidence", []):
         body = item["body"]
         text = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
