@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -149,8 +149,13 @@ class ReceiverServer:
         server = _Server(
             self.handle,
             limits=self.limits,
-            max_line_size=self.limits.max_header_bytes,
-            max_field_size=self.limits.max_header_bytes,
+            # Go counts header bytes, not lines: the handler's byte cap answers 431 first,
+            # within one read (256 KiB at most) of the cap, so the parser's own limits
+            # (a 400) stay out of reach.
+            max_line_size=4 * self.limits.max_header_bytes,
+            max_field_size=4 * self.limits.max_header_bytes,
+            max_headers=self.limits.max_header_bytes,
+            access_log=None,
             keepalive_timeout=self.limits.read_timeout,
             lingering_time=1.0,
         )
@@ -234,6 +239,8 @@ class ReceiverServer:
                      receiver.key, event.name, extra=where)
             return 400, receiver.type
 
+        if event.body is not None:
+            hook_request = replace(hook_request, body=event.body)
         errors = await self.annotator.annotate(receiver, hook_request)
         for error in errors:
             log.error("receiver %s: %s", receiver.key, error, extra=where)
