@@ -43,6 +43,9 @@ _TOO_LARGE = (
 )
 
 
+_LINGER = 0.5  # seconds a refused connection is drained before it is closed (Go: 500 ms)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -64,12 +67,15 @@ class TimedRequestHandler(RequestHandler):
         self.request_started = 0.0
         self._awaiting_headers = True
         self._header_timer: asyncio.TimerHandle | None = None
+        self._refused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._start_header_timer()
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # the rest of a refused request: read and dropped until the close
         if self._awaiting_headers and self._header_timer is None:
             self._start_header_timer()
         before = self._request_count
@@ -83,9 +89,21 @@ class TimedRequestHandler(RequestHandler):
         elif self._awaiting_headers:
             self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes and self.transport is not None:
-                # Each line is capped by the parser; this caps them all together.
-                self.transport.write(_TOO_LARGE)
-                self.transport.close()
+                self._refuse_headers(self.transport)
+
+    def _refuse_headers(self, transport: asyncio.Transport) -> None:
+        """431, then as Go does: close our side, drain the client's for a moment, close.
+
+        Closing at once with unread bytes would reset the connection, and the client
+        could lose the answer."""
+        self._refused = True
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        transport.write(_TOO_LARGE)
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(_LINGER, transport.close)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._header_timer is not None:
