@@ -85,3 +85,10 @@ Feature: Behaving as Flux does on what Flux accepts
     When the generic sender posts a body of 3145729 bytes to a path no Receiver has
     Then the receiver answers 413
     And nothing was annotated
+
+  @core
+  Scenario: One resource that cannot be annotated answers 500, yet the others are annotated
+    Given a "generic" Receiver "partial" listing the GitRepository "does-not-exist", then the GitRepository "webapp"
+    When the generic sender posts an event
+    Then the receiver answers 500
+    And the GitRepository "webapp" was annotated

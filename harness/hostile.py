@@ -33,9 +33,10 @@ def hostile_requests(path: str, token: str) -> dict[str, bytes]:
     }
 
 
-def send_raw(base_url: str, raw: bytes, wait: float = 5.0) -> bytes:
-    """Send `raw` to the receiver at `base_url` (http or https), half-close, and return what
-    came back before the server closed or `wait` seconds passed (b"" when reset)."""
+def send_raw(base_url: str, raw: bytes, wait: float = 3.0) -> bytes:
+    """Send `raw` to the receiver at `base_url` (http or https) and return what came back
+    before the server closed or `wait` seconds passed (b"" when reset). The connection stays
+    open for writing: aiohttp drops a half-closed request without an answer."""
     url = urlsplit(base_url)
     secure = url.scheme == "https"
     port = url.port or (443 if secure else 80)
@@ -49,8 +50,6 @@ def send_raw(base_url: str, raw: bytes, wait: float = 5.0) -> bytes:
             sock = context.wrap_socket(plain, server_hostname=url.hostname)
         try:
             sock.sendall(raw)
-            if not secure:
-                sock.shutdown(socket.SHUT_WR)
             while chunk := sock.recv(65536):
                 received += chunk
         except (ConnectionResetError, BrokenPipeError, TimeoutError, ssl.SSLError):

@@ -68,6 +68,7 @@ class TimedRequestHandler(RequestHandler):
         self._awaiting_headers = True
         self._header_timer: asyncio.TimerHandle | None = None
         self._refused = False
+        self._tail = b""  # the last bytes seen, for an end of headers split across reads
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -76,8 +77,19 @@ class TimedRequestHandler(RequestHandler):
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # the rest of a refused request: read and dropped until the close
-        if self._awaiting_headers and self._header_timer is None:
-            self._start_header_timer()
+        if self._awaiting_headers:
+            if self._header_timer is None:
+                self._start_header_timer()
+            # Count header bytes before parsing, as Go does: over the cap is 431 whatever
+            # else is wrong with the request.
+            window = self._tail + data
+            end = window.find(b"\r\n\r\n")
+            counted = len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+            self._header_bytes += counted
+            self._tail = window[-3:]
+            if self._header_bytes > self.max_header_bytes and self.transport is not None:
+                self._refuse_headers(self.transport)
+                return
         before = self._request_count
         super().data_received(data)
         if self._request_count > before:
@@ -86,10 +98,7 @@ class TimedRequestHandler(RequestHandler):
                 self._header_timer = None
             self._awaiting_headers = False
             self._header_bytes = 0
-        elif self._awaiting_headers:
-            self._header_bytes += len(data)
-            if self._header_bytes > self.max_header_bytes and self.transport is not None:
-                self._refuse_headers(self.transport)
+            self._tail = b""
 
     def _refuse_headers(self, transport: asyncio.Transport) -> None:
         """431, then as Go does: close our side, drain the client's for a moment, close.
@@ -114,6 +123,8 @@ class TimedRequestHandler(RequestHandler):
     def body_read(self) -> None:
         """The current request's body is in: the next bytes start a new request."""
         self._awaiting_headers = True
+        self._header_bytes = 0
+        self._tail = b""
 
     def _start_header_timer(self) -> None:
         loop = asyncio.get_running_loop()

@@ -7,11 +7,12 @@ import json
 import time
 
 import pytest
-from pytest_bdd import parsers, then, when
+from pytest_bdd import given, parsers, then, when
 
 from harness import senders
 from harness.hostile import hostile_requests, send_raw
 from harness.scenario import QUIET_PERIOD, Scenario
+from steps.common import resource_ref
 
 JSON = {"Content-Type": "application/json"}
 HEADER_SHAPES = {"one line": None, "lines of 1 KiB": 1024}
@@ -101,3 +102,11 @@ def big_body_unknown_path(scenario: Scenario, size: int) -> None:
     body = b'{"padding":"' + b"x" * (size - 14) + b'"}'
     path = senders.webhook_path("no-such-token", "x", "y")
     scenario.send(senders.Delivery("generic", f"{size}-byte body", dict(JSON), body), path)
+
+
+@given(parsers.re(r'an? "(?P<kind>[\w-]+)" Receiver "(?P<name>[^"]+)" listing (?P<first>.+), '
+                  r'then (?P<second>.+)$'))
+def receiver_in_order(scenario: Scenario, kind: str, name: str, first: str, second: str) -> None:
+    scenario.add_receiver(name, kind, [resource_ref(scenario, first),
+                                       resource_ref(scenario, second)])
+    scenario.wait_receiver(name)

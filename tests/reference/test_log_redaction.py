@@ -15,7 +15,9 @@ import pytest
 from kubernetes import client
 
 from harness.hostile import hostile_requests, send_raw, status_of
+from harness.paths import REPO_ROOT
 from harness.reference_process import ReferenceReceiver
+from tests.broken.process import BrokenReceiver
 
 from .kube_support import (
     create_git_repository,
@@ -29,13 +31,17 @@ from .kube_support import (
 pytestmark = pytest.mark.controlplane
 
 
-@pytest.mark.parametrize("encoding", ["json", "console"])
-def test_no_token_or_hook_path_in_any_output(
-    control_plane: Any, kube_api: client.ApiClient, namespace: str, tmp_path: Path,
-    encoding: str,
-) -> None:
+def leaks_of(control_plane: Any, kube_api: client.ApiClient, namespace: str, tmp_path: Path,
+             encoding: str, flaw: str | None = None) -> dict[str, str]:
+    """Run the receiver (with `flaw`, if any) through hostile clients; what its output leaks."""
     args = ["--log-level", "debug", "--log-encoding", encoding]
-    with ReferenceReceiver(control_plane.kubeconfig, args, log_dir=tmp_path) as receiver:
+    receiver: ReferenceReceiver = (
+        BrokenReceiver(control_plane.kubeconfig, flaw, args) if flaw
+        else ReferenceReceiver(control_plane.kubeconfig, args, log_dir=tmp_path)
+    )
+    if flaw:
+        receiver.log_dir = tmp_path
+    with receiver:
         token = new_token()
         put_secret(kube_api, namespace, token)
         create_git_repository(kube_api, namespace)
@@ -52,7 +58,7 @@ def test_no_token_or_hook_path_in_any_output(
     # The hostile requests were answered and logged: the search below has something to search.
     assert status_of(answers["header of 300 KiB"]) == 431, answers
     assert status_of(answers["400 headers of 1 KiB"]) == 431, answers
-    assert "malformed request" in output
+    assert "Error handling request" in output
     assert "annotated" in output
     digest = path.rsplit("/", 1)[1]
     leaks = {
@@ -60,6 +66,24 @@ def test_no_token_or_hook_path_in_any_output(
         "token in base64": base64.b64encode(token.encode()).decode(),
         "hook digest": digest,
     }
-    found = {name: line for name, secret in leaks.items()
-             for line in output.splitlines() if secret in line.lower() or secret in line}
+    return {name: line for name, secret in leaks.items()
+            for line in output.splitlines() if secret in line.lower() or secret in line}
+
+
+@pytest.mark.parametrize("encoding", ["json", "console"])
+def test_no_token_or_hook_path_in_any_output(
+    control_plane: Any, kube_api: client.ApiClient, namespace: str, tmp_path: Path,
+    encoding: str,
+) -> None:
+    found = leaks_of(control_plane, kube_api, namespace, tmp_path, encoding)
     assert not found, f"secrets in the receiver's output: {found}"
+
+
+def test_the_old_redaction_leaks(
+    control_plane: Any, kube_api: client.ApiClient, namespace: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check has teeth: hook paths shortened in messages only (the old way) leak."""
+    monkeypatch.chdir(REPO_ROOT)  # `python -m tests.broken` runs from the repository root
+    found = leaks_of(control_plane, kube_api, namespace, tmp_path, "json", "logs-request-bytes")
+    assert "token" in found, found
