@@ -11,6 +11,7 @@ from pathlib import Path
 
 from reference import logs
 from reference.app import Options, serve
+from reference.redact import redact
 
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # a clear last word instead of a traceback
-        print(f"reference-receiver: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(redact(f"reference-receiver: {type(exc).__name__}: {exc}"), file=sys.stderr)
         return 1
 
 

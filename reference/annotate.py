@@ -65,13 +65,18 @@ def _compiled(expression: str) -> Filter:
 
 
 def request_body(request: WebhookRequest) -> dict[str, Any]:
-    """`req` for CEL: the JSON body when the Content-Type says JSON, else an empty map."""
+    """`req` for CEL: the JSON body when the Content-Type says JSON, else an empty map.
+
+    JSON `null` is an empty map (Go decodes it into a nil map); any other non-object fails.
+    """
     if not _is_json(request.header("content-type") or ""):
         return {}
     try:
         value = json.loads(request.body)
     except ValueError as exc:
         raise AnnotationError(f"failed to parse request body as JSON: {exc}") from None
+    if value is None:
+        return {}
     if not isinstance(value, dict):
         raise AnnotationError("failed to parse request body as JSON: not an object")
     return value

@@ -1,77 +1,99 @@
-"""CEL resource filters: boolean expressions over `res` (object metadata) and `req` (body)."""
+"""CEL resource filters: boolean expressions over `res` (object metadata) and `req` (body).
+
+The environment is Flux's (fluxcd/pkg runtime/cel): `res` and `req` are
+`google.protobuf.Struct`, with cel-go's optional types (`.last().value()`, `.?field`,
+`orValue`), the strings extension (`split`, `lowerAscii`, `replace`, `format`, ...), the
+sets extension (`sets.contains`, `sets.equivalent`, `sets.intersects`) and the encoders
+(`base64.encode`, `base64.decode`). The expression is type-checked when compiled and its
+output type must be bool: `'test'` and `req.flag` (dyn) are refused, as Flux refuses them.
+Evaluation runs on Google's C++ CEL runtime (cel-expr-python).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-import celpy
-from celpy import celtypes
-from lark import Token, Tree
+from cel_expr_python import cel
+from cel_expr_python.ext import ext_encoders, ext_optional, ext_strings
 
-VARIABLES = frozenset({"res", "req"})
-# Macros whose first argument binds a new variable inside the expression.
-_BINDING_MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
-_TYPE_NAMES = frozenset(
-    {"int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "dyn"}
-)
-
-_ENV = celpy.Environment()
+VARIABLES = ("res", "req")
+_STRUCT = cel.Type("google.protobuf.Struct")
+_ANY_LIST = cel.Type.List(cel.Type.DYN)
 
 
 class FilterError(Exception):
-    """An expression does not compile, or does not evaluate to a boolean."""
+    """An expression does not compile, is not boolean, or fails to evaluate."""
+
+
+def _sets() -> cel.CelExtension:
+    """cel-go's sets extension: the runtime has the functions, the checker needs them."""
+    return cel.CelExtension("sets", [
+        cel.FunctionDecl(f"sets.{name}", [
+            cel.Overload(f"list_sets_{name}_list", cel.Type.BOOL, [_ANY_LIST, _ANY_LIST]),
+        ])
+        for name in ("contains", "equivalent", "intersects")
+    ])
+
+
+_ENV = cel.NewEnv(
+    variables=dict.fromkeys(VARIABLES, _STRUCT),
+    extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional(),
+                ext_encoders.ExtEncoders(), _sets()],
+)
 
 
 class Filter:
-    """One compiled expression."""
+    """One compiled, type-checked expression whose output type is bool."""
 
     def __init__(self, expression: str) -> None:
         self.expression = expression
         try:
-            ast = _ENV.compile(expression)
-        except Exception as exc:  # celpy raises CELParseError and lark errors
-            raise FilterError(f"failed to parse expression {expression!r}: {exc}") from None
-        unknown = _undeclared(ast)
-        if unknown:
-            raise FilterError(f"undeclared reference to {sorted(unknown)[0]!r}")
-        self._program = _ENV.program(ast)
-
-    def __call__(self, res: Mapping[str, Any], req: Any) -> bool:
-        try:
-            result = self._program.evaluate(
-                {"res": celpy.json_to_cel(res), "req": celpy.json_to_cel(req)}
+            self._program = _ENV.compile(expression)
+        except Exception as exc:  # the runtime raises ValueError-like status errors
+            raise FilterError(
+                f"failed to parse the CEL expression {expression!r}: {_first_line(exc)}"
+            ) from None
+        output = self._program.return_type()
+        if output != cel.Type.BOOL:
+            raise FilterError(
+                f"CEL expression output type mismatch: expected bool, got {output.name().lower()}"
             )
+
+    def __call__(self, res: Mapping[str, Any], req: Mapping[str, Any] | None) -> bool:
+        data = {"res": as_json(res), "req": as_json(req or {})}
+        try:
+            result = self._program.eval(data=data)
         except Exception as exc:
-            raise FilterError(f"failed to evaluate {self.expression!r}: {exc}") from None
-        if not isinstance(result, celtypes.BoolType):
-            raise FilterError(f"expression {self.expression!r} did not return a boolean")
-        return bool(result)
+            raise FilterError(
+                f"failed to evaluate the CEL expression {self.expression!r}: {_first_line(exc)}"
+            ) from None
+        value = result.value()
+        if result.type() != cel.Type.BOOL or not isinstance(value, bool):
+            raise FilterError(
+                f"failed to evaluate the CEL expression {self.expression!r}: {value}"
+            )
+        return value
 
 
 def compile_filter(expression: str) -> Filter:
-    """Compile an expression, raising FilterError when it is invalid."""
+    """Compile an expression, raising FilterError when Flux would call it invalid."""
     return Filter(expression)
 
 
-def _undeclared(ast: Tree) -> set[str]:
-    """Identifiers that are neither `res`/`req`, macro-bound variables nor type names."""
-    bound: set[str] = set()
-    for node in ast.iter_subtrees():
-        if node.data != "member_dot_arg" or len(node.children) < 3:
-            continue
-        method, args = node.children[1], node.children[2]
-        if isinstance(method, Token) and str(method) in _BINDING_MACROS:
-            first = next(iter(_idents(args.children[0]) if args.children else ()), None)
-            if first:
-                bound.add(first)
-    used = set(_idents(ast))
-    return used - VARIABLES - bound - _TYPE_NAMES
+def as_json(value: Any) -> Any:
+    """`value` as Go's encoding/json decodes it into `any`: every number a float64."""
+    if isinstance(value, bool) or value is None or isinstance(value, str | float):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, Mapping):
+        return {str(k): as_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [as_json(v) for v in value]
+    return str(value)
 
 
-def _idents(tree: Tree) -> list[str]:
-    names = []
-    for node in tree.iter_subtrees():
-        if node.data == "ident":
-            names.extend(str(c) for c in node.children if isinstance(c, Token))
-    return names
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reference.api import Receiver
+from reference import redact
+from reference.api import TOKEN_KEY, Receiver
 
 
 class Index:
@@ -32,6 +33,7 @@ class Index:
                 del self._by_path[old.webhook_path]
         self._receivers[receiver.key] = receiver
         if receiver.webhook_path:
+            redact.register_path(receiver.webhook_path)
             self._by_path[receiver.webhook_path] = receiver.key
         return True
 
@@ -56,6 +58,8 @@ class Index:
         return [r for r in self._receivers.values() if r.secret_key == secret_key]
 
     def put_secret(self, key: str, data: Mapping[str, bytes]) -> None:
+        if TOKEN_KEY in data:
+            redact.register_token(data[TOKEN_KEY])
         self._secrets[key] = data
 
     def remove_secret(self, key: str) -> None:

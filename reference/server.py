@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aiohttp import web
@@ -43,6 +43,9 @@ _TOO_LARGE = (
 )
 
 
+_LINGER = 0.5  # seconds a refused connection is drained before it is closed (Go: 500 ms)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -64,14 +67,29 @@ class TimedRequestHandler(RequestHandler):
         self.request_started = 0.0
         self._awaiting_headers = True
         self._header_timer: asyncio.TimerHandle | None = None
+        self._refused = False
+        self._tail = b""  # the last bytes seen, for an end of headers split across reads
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         self._start_header_timer()
 
     def data_received(self, data: bytes) -> None:
-        if self._awaiting_headers and self._header_timer is None:
-            self._start_header_timer()
+        if self._refused:
+            return  # the rest of a refused request: read and dropped until the close
+        if self._awaiting_headers:
+            if self._header_timer is None:
+                self._start_header_timer()
+            # Count header bytes before parsing, as Go does: over the cap is 431 whatever
+            # else is wrong with the request.
+            window = self._tail + data
+            end = window.find(b"\r\n\r\n")
+            counted = len(data) if end < 0 else max(0, end + 4 - len(self._tail))
+            self._header_bytes += counted
+            self._tail = window[-3:]
+            if self._header_bytes > self.max_header_bytes and self.transport is not None:
+                self._refuse_headers(self.transport)
+                return
         before = self._request_count
         super().data_received(data)
         if self._request_count > before:
@@ -80,12 +98,21 @@ class TimedRequestHandler(RequestHandler):
                 self._header_timer = None
             self._awaiting_headers = False
             self._header_bytes = 0
-        elif self._awaiting_headers:
-            self._header_bytes += len(data)
-            if self._header_bytes > self.max_header_bytes and self.transport is not None:
-                # Each line is capped by the parser; this caps them all together.
-                self.transport.write(_TOO_LARGE)
-                self.transport.close()
+            self._tail = b""
+
+    def _refuse_headers(self, transport: asyncio.Transport) -> None:
+        """431, then as Go does: close our side, drain the client's for a moment, close.
+
+        Closing at once with unread bytes would reset the connection, and the client
+        could lose the answer."""
+        self._refused = True
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+        transport.write(_TOO_LARGE)
+        if transport.can_write_eof():
+            transport.write_eof()
+        asyncio.get_running_loop().call_later(_LINGER, transport.close)
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._header_timer is not None:
@@ -96,6 +123,8 @@ class TimedRequestHandler(RequestHandler):
     def body_read(self) -> None:
         """The current request's body is in: the next bytes start a new request."""
         self._awaiting_headers = True
+        self._header_bytes = 0
+        self._tail = b""
 
     def _start_header_timer(self) -> None:
         loop = asyncio.get_running_loop()
@@ -149,8 +178,13 @@ class ReceiverServer:
         server = _Server(
             self.handle,
             limits=self.limits,
-            max_line_size=self.limits.max_header_bytes,
-            max_field_size=self.limits.max_header_bytes,
+            # Go counts header bytes, not lines: the handler's byte cap answers 431 first,
+            # within one read (256 KiB at most) of the cap, so the parser's own limits
+            # (a 400) stay out of reach.
+            max_line_size=4 * self.limits.max_header_bytes,
+            max_field_size=4 * self.limits.max_header_bytes,
+            max_headers=self.limits.max_header_bytes,
+            access_log=None,
             keepalive_timeout=self.limits.read_timeout,
             lingering_time=1.0,
         )
@@ -234,6 +268,8 @@ class ReceiverServer:
                      receiver.key, event.name, extra=where)
             return 400, receiver.type
 
+        if event.body is not None:
+            hook_request = replace(hook_request, body=event.body)
         errors = await self.annotator.annotate(receiver, hook_request)
         for error in errors:
             log.error("receiver %s: %s", receiver.key, error, extra=where)

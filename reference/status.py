@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reference import api
+from reference import api, redact
 from reference.filters import FilterError, compile_filter
 
 TERMINAL_PREFIX = "Reconciliation failed terminally due to configuration error"
@@ -101,6 +101,8 @@ def reconcile(receiver: api.Receiver, secret: Mapping[str, bytes] | None, now: s
         return _finish(receiver, status, conditions, None, retry=True, message=token)
 
     path = api.webhook_path(token, receiver.name, receiver.namespace)
+    redact.register_token(token)
+    redact.register_path(path)
     message = f"Receiver initialized for path: {path}"
     conditions.set(api.READY, "True", api.SUCCEEDED, message)
     conditions.delete(api.RECONCILING)

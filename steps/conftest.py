@@ -17,6 +17,7 @@ from harness.scenario import Scenario
 from harness.targets.base import Target
 from steps.common import *  # noqa: F403
 from steps.exposure import *  # noqa: F403
+from steps.fidelity import *  # noqa: F403
 from steps.kubectl import *  # noqa: F403
 from steps.other_senders import *  # noqa: F403
 from steps.requests import *  # noqa: F403

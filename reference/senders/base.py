@@ -55,10 +55,13 @@ class Event:
 
     `name` is the event type used against `spec.events` (None when the type has no
     event header), `payload` the decoded JSON body offered to CEL filters as `req`.
+    `body`, when set, replaces the request body for the filters (gcr: the unwrapped
+    notification, as Flux rewrites the body).
     """
 
     name: str | None = None
     payload: Any = field(default=None)
+    body: bytes | None = None
 
 
 class Sender(Protocol):

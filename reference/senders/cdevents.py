@@ -5,7 +5,7 @@ spec version (`version`, or `specversion` from v0.5), `id`, `source`, `type` and
 `timestamp`; the type is `dev.cdevents.<subject>.<predicate>.<semver>` for a subject and
 predicate the spec defines, with major version 0, or a custom
 `dev.cdeventsx.<tool>-<subject>.<predicate>.<version>`; the subject has an `id` and a
-`content` object.
+`type`, and its `content`, optional, is an object when present.
 """
 
 from __future__ import annotations
@@ -86,8 +86,9 @@ def check_cdevent(document: Any) -> None:
     if not isinstance(subject, dict):
         raise RefusedRequest("the CDEvent has no subject object")
     _non_empty_string(subject, "id", "subject")
-    if not isinstance(subject.get("content"), dict):
-        raise RefusedRequest("the CDEvent subject has no content object")
+    _non_empty_string(subject, "type", "subject")
+    if subject.get("content") is not None and not isinstance(subject["content"], dict):
+        raise RefusedRequest("the CDEvent subject content is not an object")
 
 
 class CDEventsSender:

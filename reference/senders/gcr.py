@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -44,7 +45,8 @@ class GCRSender:
         if not authorization.startswith(BEARER):
             raise RefusedRequest("missing Bearer token in the Authorization header")
         await self.verify_id_token(authorization[len(BEARER) :], email, audience)
-        return Event(payload=notification(request.body))
+        unwrapped = notification(request.body)
+        return Event(payload=unwrapped, body=json.dumps(unwrapped).encode())
 
     async def verify_id_token(self, token: str, email: str, audience: str) -> dict[str, Any]:
         """Return the claims of a valid ID token for `email` and `audience`, else refuse."""

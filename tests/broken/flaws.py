@@ -8,6 +8,7 @@ conformance scenarios refuses, so a suite with teeth fails those scenarios.
 from __future__ import annotations
 
 import asyncio
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -15,12 +16,13 @@ from typing import Any
 
 from aiohttp import web
 
-from reference import api
+from reference import annotate, api, filters, logs
 from reference.index import Index
-from reference.senders import bitbucket, github, gitlab
+from reference.senders import bitbucket, cdevents, github, gitlab
 from reference.senders._common import hmac_hex, media_type, token
 from reference.senders.base import RefusedRequest, WebhookRequest
-from reference.server import Limits, ReceiverServer
+from reference.senders.gcr import GCRSender
+from reference.server import Limits, ReceiverServer, TimedRequestHandler
 
 PayloadCheck = Callable[[WebhookRequest, Mapping[str, bytes]], Any]
 _SIGNATURE_HEADERS = ("x-hub-signature", "x-hub-signature-256")
@@ -164,6 +166,73 @@ def no_404_after_rotation() -> None:
     Index.put = keep_old_paths  # type: ignore[method-assign]
 
 
+def logs_request_bytes() -> None:
+    hook_path = re.compile(r"(/hook/[0-9a-fA-F]{8})[0-9a-fA-F]+")
+
+    def hook_paths_only(text: str) -> str:
+        return hook_path.sub(r"\1…", text)  # the old redaction: hook paths in messages
+
+    logs.redact = hook_paths_only  # type: ignore[assignment]
+    logs.WithoutRequestBytes.filter = lambda self, record: True  # type: ignore[method-assign]
+
+
+def count_header_lines() -> None:
+    init = TimedRequestHandler.__init__
+
+    def at_most_128(self: TimedRequestHandler, *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **{**kwargs, "max_headers": 128})  # aiohttp's default: 400 past it
+
+    TimedRequestHandler.__init__ = at_most_128  # type: ignore[method-assign]
+
+
+def null_body_fails() -> None:
+    request_body = annotate.request_body
+
+    def refuse_null(request: WebhookRequest) -> dict[str, Any]:
+        if request.body.strip() == b"null":
+            raise annotate.AnnotationError("failed to parse request body as JSON: not an object")
+        return request_body(request)
+
+    annotate.request_body = refuse_null  # type: ignore[assignment]
+
+
+def cdevents_content_required() -> None:
+    check = cdevents.check_cdevent
+
+    def content_required(document: Any) -> None:
+        check(document)
+        if not isinstance(document["subject"].get("content"), dict):
+            raise RefusedRequest("the CDEvent subject has no content object")
+
+    cdevents.check_cdevent = content_required  # type: ignore[assignment]
+
+
+def gcr_envelope_to_filters() -> None:
+    validate = GCRSender.validate
+
+    async def envelope(self: GCRSender, request: WebhookRequest, secret: Any) -> Any:
+        event = await validate(self, request, secret)
+        return replace(event, body=None)  # the filters decode the Pub/Sub envelope
+
+    GCRSender.validate = envelope  # type: ignore[method-assign]
+
+
+def cel_without_extensions() -> None:
+    variables = dict.fromkeys(filters.VARIABLES, filters.cel.Type("google.protobuf.Struct"))
+    filters._ENV = filters.cel.NewEnv(variables=variables)  # standard CEL only
+
+
+def cel_any_output_type() -> None:
+    def unchecked(self: filters.Filter, expression: str) -> None:
+        self.expression = expression
+        try:
+            self._program = filters._ENV.compile(expression)
+        except Exception as exc:
+            raise filters.FilterError(str(exc)) from None
+
+    filters.Filter.__init__ = unchecked  # type: ignore[method-assign]
+
+
 FLAWS: dict[str, Flaw] = {
     flaw.name: flaw
     for flaw in (
@@ -189,5 +258,18 @@ FLAWS: dict[str, Flaw] = {
              gitlab_any_token),
         Flaw("no-404-after-rotation", "a Receiver's old webhook path keeps serving after the "
              "token is rotated", no_404_after_rotation),
+        Flaw("logs-request-bytes", "parser errors log the request bytes, tracebacks and "
+             "library lines are not redacted", logs_request_bytes),
+        Flaw("count-header-lines", "more than 128 header lines answer 400, however small",
+             count_header_lines),
+        Flaw("null-body-fails", "a JSON null body fails the filters with 500", null_body_fails),
+        Flaw("cdevents-content-required", "a CDEvent subject without content is refused",
+             cdevents_content_required),
+        Flaw("gcr-envelope-to-filters", "gcr filters see the Pub/Sub envelope, not the "
+             "notification", gcr_envelope_to_filters),
+        Flaw("cel-without-extensions", "CEL has no strings, optional, sets or encoders "
+             "extensions", cel_without_extensions),
+        Flaw("cel-any-output-type", "a filter whose output is not bool is accepted",
+             cel_any_output_type),
     )
 }

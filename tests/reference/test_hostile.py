@@ -165,3 +165,26 @@ async def test_many_headers_over_256_kib_together_are_431(address: tuple[str, in
     many = "".join(f"X-Part-{i}: {'b' * 60 * 1024}\r\n" for i in range(6))  # 360 KiB
     assert status_of(await exchange(address, request(b"{}", extra=many))) == 431
     assert status_of(await exchange(address, request(b"{}"))) == 200
+
+
+def _lines(count: int, size: int) -> str:
+    return "".join(f"X-Line-{i}: {'c' * size}\r\n" for i in range(count))
+
+
+@pytest.mark.parametrize(
+    ("extra", "expected"),
+    [
+        pytest.param(_lines(129, 8), 200, id="129-small-lines"),
+        pytest.param(_lines(2000, 8), 200, id="2000-small-lines"),
+        pytest.param(_lines(1, 250 * 1024), 200, id="one-line-of-250-KiB"),
+        pytest.param(_lines(1, 300 * 1024), 431, id="one-line-of-300-KiB"),
+        pytest.param(_lines(300, 1024), 431, id="300-lines-of-1-KiB"),
+        pytest.param(_lines(20000, 8), 431, id="20000-small-lines"),
+    ],
+)
+async def test_headers_are_limited_in_bytes_not_lines(
+    address: tuple[str, int], extra: str, expected: int
+) -> None:
+    """Go's MaxHeaderBytes: any number of lines under 256 KiB, 431 over it, whatever shape."""
+    assert status_of(await exchange(address, request(b"{}", extra=extra))) == expected
+    assert status_of(await exchange(address, request(b"{}"))) == 200

@@ -34,6 +34,8 @@ SECRET = {"token": b"unused", "email": EMAIL.encode(), "audience": AUDIENCE.enco
 KID = "test-key-1"
 NOTIFICATION = {"action": "INSERT", "digest": "gcr.io/my-project/podinfo@sha256:abc",
                 "tag": "gcr.io/my-project/podinfo:6.5.0"}
+# Filters see the notification, not the Pub/Sub envelope: it is the body they decode.
+UNWRAPPED = Event(None, NOTIFICATION, json.dumps(NOTIFICATION).encode())
 
 
 def new_key() -> rsa.RSAPrivateKey:
@@ -100,7 +102,7 @@ async def validate(key_source: Any, authorization: str | None, body: bytes = b""
 async def test_valid_token_unwraps_the_notification(signing_key, issuer: str) -> None:
     token = id_token(signing_key, iss=issuer)
     event = await validate(StaticKeySource(jwks_for(signing_key)), f"Bearer {token}")
-    assert event == Event(None, NOTIFICATION)
+    assert event == UNWRAPPED
 
 
 @pytest.mark.asyncio
@@ -210,7 +212,7 @@ async def test_jwks_file_source(tmp_path: Path, signing_key, other_key, form: st
     path = tmp_path / "google certs.json"
     path.write_text(json.dumps(jwks_for(signing_key)))
     source = key_source_from(str(path) if form == "path" else path.as_uri())
-    assert await validate(source, f"Bearer {id_token(signing_key)}") == Event(None, NOTIFICATION)
+    assert await validate(source, f"Bearer {id_token(signing_key)}") == UNWRAPPED
     # The file is read again, so rotating the keys on disk takes effect.
     path.write_text(json.dumps(jwks_for(other_key)))
     with pytest.raises(RefusedRequest, match="signature is invalid"):
@@ -309,7 +311,7 @@ async def test_url_source_failure(jwks_server: JwksServer, signing_key) -> None:
     source = UrlKeySource(jwks_server.url)
     await source.keys()
     jwks_server.status = 500
-    assert await validate(source, f"Bearer {id_token(signing_key)}") == Event(None, NOTIFICATION)
+    assert await validate(source, f"Bearer {id_token(signing_key)}") == UNWRAPPED
 
 
 @pytest.mark.asyncio

@@ -129,9 +129,11 @@ async def test_generic_accepts_anything(body: bytes, payload: Any) -> None:
         cdevent(context__type="dev.cdevents.artifact.published.0.2.0"),
         cdevent(context__type="dev.cdeventsx.myregistry-quota.exceeded.0.1.0"),
         cdevent(context__timestamp="2023-03-20T14:27:05+01:00", context__chainId="abc"),
+        cdevent(subject__content=DELETE),
+        cdevent(subject__content=None),
     ],
     ids=["pipelinerun-queued", "specversion", "service-deployed", "artifact-published",
-         "custom-type", "offset-timestamp"],
+         "custom-type", "offset-timestamp", "no-content", "null-content"],
 )
 async def test_cdevents_accepts(document: dict[str, Any]) -> None:
     event = await validate("cdevents", json.dumps(document).encode(),
@@ -169,13 +171,13 @@ async def test_cdevents_event_is_the_ce_type_header() -> None:
         (cdevent(context__timestamp=DELETE), "no 'timestamp'"),
         (cdevent(context__timestamp="yesterday"), "RFC 3339"),
         (cdevent(subject__id=DELETE), "subject has no 'id'"),
-        (cdevent(subject__content=DELETE), "no content object"),
-        (cdevent(subject__content="text"), "no content object"),
+        (cdevent(subject__type=DELETE), "subject has no 'type'"),
+        (cdevent(subject__content="text"), "content is not an object"),
     ],
     ids=["not-json", "array", "no-context", "no-subject", "no-version", "empty-version",
          "no-id", "empty-id", "source-number", "no-type", "type-without-version",
          "foreign-type", "unknown-predicate", "unknown-subject", "major-version-1",
-         "non-semver", "no-timestamp", "bad-timestamp", "no-subject-id", "no-content",
+         "non-semver", "no-timestamp", "bad-timestamp", "no-subject-id", "no-subject-type",
          "content-string"],
 )
 async def test_cdevents_refuses(document: Any, reason: str) -> None:
