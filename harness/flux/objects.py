@@ -161,9 +161,14 @@ def wait_receiver_condition(
         observed = cond.get("observedGeneration",
                             (receiver.get("status") or {}).get("observedGeneration"))
         current = observed == receiver["metadata"].get("generation")
-        if current and cond.get("status") == status and reason in (None, cond.get("reason")):
-            return receiver
-        return None
+        if not (current and cond.get("status") == status and reason in (None, cond.get("reason"))):
+            return None
+        # Flux patches status.conditions before the rest of the status (fluxcd/pkg runtime's
+        # patch helper), so Ready=True can be seen a moment before webhookPath: a Receiver is
+        # Ready for a user once both are there.
+        if kind == "Ready" and status == "True" and not receiver["status"].get("webhookPath"):
+            return None
+        return receiver
 
     what = f"Receiver {name} to have {kind}={status}" + (f" ({reason})" if reason else "")
     return wait_until(settled, timeout, what,
