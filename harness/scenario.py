@@ -24,6 +24,8 @@ Evidence = Callable[[str, Any], None]
 SourceKey = tuple[str, str, str]  # kind, name, namespace
 ANNOTATION_TIMEOUT = 10.0
 CLEANUP_TIMEOUT = 30.0
+# Metadata a receiver's annotation patch may change besides requestedAt: server bookkeeping.
+VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields"})
 # How long a refused request must leave every source alone: a receiver that annotates
 # after answering is caught within this period (RC_QUIET_PERIOD, seconds).
 QUIET_PERIOD = float(os.environ.get("RC_QUIET_PERIOD", "0.5"))
@@ -41,6 +43,7 @@ class Scenario:
     receiver: str | None = None  # the Receiver the last step was about
     sources: list[SourceKey] = field(default_factory=list)
     before: dict[SourceKey, str | None] = field(default_factory=dict)
+    states: dict[SourceKey, dict[str, Any]] = field(default_factory=dict)  # before the request
     response: requests.Response | None = None
     created: list[dict[str, Any]] = field(default_factory=list)
     pending_token: str | None = None  # generated, not stored yet
@@ -200,8 +203,16 @@ class Scenario:
     # -- requests -----------------------------------------------------------------------
 
     def snapshot(self) -> None:
-        """Remember every source's requestedAt annotation before a request."""
-        self.before = {key: objects.requested_at(self.kube, *key) for key in self.sources}
+        """Remember every source before a request: its requestedAt annotation, and its spec
+        and metadata (see :func:`comparable`) to compare with afterwards."""
+        self.before, self.states = {}, {}
+        for key in self.sources:
+            obj = self.kube.get(objects.API_VERSIONS[key[0]], key[0], key[1], key[2])
+            if obj is None:
+                raise LookupError(f"{key[0]} {key[2]}/{key[1]} does not exist")
+            self.before[key] = (obj["metadata"].get("annotations") or {}).get(
+                objects.REQUESTED_AT)
+            self.states[key] = comparable(obj)
 
     def send(self, delivery: senders.Delivery, path: str | None = None) -> requests.Response:
         """Send one webhook request to the receiver, after a snapshot of the sources."""
@@ -253,6 +264,21 @@ class Scenario:
                           objects.annotations(self.kube, *key))
             raise
 
+    def changed_besides_request(self, key: SourceKey) -> dict[str, tuple[Any, Any]]:
+        """What changed on a source since the last snapshot, but for its requestedAt
+        annotation and the server's bookkeeping: {field: (before, after)}."""
+        before = self.states.get(key)
+        assert before is not None, f"{key[0]} {key[1]} was not snapshot before the request"
+        obj = self.kube.get(objects.API_VERSIONS[key[0]], key[0], key[1], key[2])
+        assert obj is not None, f"{key[0]} {key[2]}/{key[1]} is gone"
+        after = comparable(obj)
+        fields = sorted(set(before) | set(after))
+        diff = {f: (before.get(f), after.get(f)) for f in fields
+                if before.get(f) != after.get(f)}
+        if diff:
+            self.evidence(f"{key[0]} {key[1]} changed besides requestedAt", diff)
+        return diff
+
     def changed_sources(self, quiet_period: float = QUIET_PERIOD) -> list[SourceKey]:
         """Sources whose requestedAt differs from before the last request, watched for
         `quiet_period` seconds after the answer (a refused request must change none)."""
@@ -268,3 +294,17 @@ class Scenario:
                           {f"{k[0]} {k[2]}/{k[1]}": objects.requested_at(self.kube, *k)
                            for k in changed})
         return changed
+
+
+def comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A source's spec and metadata as {field: value}, without what a receiver's request
+    legitimately changes (the requestedAt annotation) or the API server keeps by itself
+    (resourceVersion, managedFields). Status belongs to the source controller."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items()
+            if k not in VOLATILE_METADATA}
+    annotations = dict(meta.pop("annotations", None) or {})
+    annotations.pop(objects.REQUESTED_AT, None)
+    state = {f"metadata.{k}": v for k, v in meta.items()}
+    state["metadata.annotations"] = annotations
+    state["spec"] = obj.get("spec")
+    return state

@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from reference import api
+from reference.annotate import KubeAnnotator
 from reference.index import Index
 from reference.senders import bitbucket, github, gitlab
 from reference.senders._common import hmac_hex, media_type, token
@@ -164,6 +165,30 @@ def no_404_after_rotation() -> None:
     Index.put = keep_old_paths  # type: ignore[method-assign]
 
 
+class _LabellingKube:
+    """A Kube whose annotation patches also add a label to the annotated object."""
+
+    def __init__(self, kube: Any) -> None:
+        self._kube = kube
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kube, name)
+
+    async def patch(self, path: str, body: Any, **kwargs: Any) -> Any:
+        if isinstance(body, dict) and api.RECONCILE_ANNOTATION in str(body):
+            body = {"metadata": {**body["metadata"], "labels": {"touched-by": "receiver"}}}
+        return await self._kube.patch(path, body, **kwargs)
+
+
+def touch_more_than_requested_at() -> None:
+    init = KubeAnnotator.__init__
+
+    def labelling(self: KubeAnnotator, kube: Any, **kwargs: Any) -> None:
+        init(self, _LabellingKube(kube), **kwargs)
+
+    KubeAnnotator.__init__ = labelling  # type: ignore[method-assign]
+
+
 FLAWS: dict[str, Flaw] = {
     flaw.name: flaw
     for flaw in (
@@ -189,5 +214,7 @@ FLAWS: dict[str, Flaw] = {
              gitlab_any_token),
         Flaw("no-404-after-rotation", "a Receiver's old webhook path keeps serving after the "
              "token is rotated", no_404_after_rotation),
+        Flaw("touch-more-than-requested-at", "annotated sources also get a label",
+             touch_more_than_requested_at),
     )
 }
