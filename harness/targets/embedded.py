@@ -16,7 +16,10 @@ from harness.controlplane import ControlPlane
 from harness.reference_process import ReferenceReceiver
 from harness.targets.base import Target
 
-CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys"})
+# deployed-receiver: the reference runs as a process here; its reference/deploy/ manifests,
+# applied to the API server, stand in for the Deployment and Service it would run as.
+CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys",
+                          "deployed-receiver"})
 
 
 @contextmanager
