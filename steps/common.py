@@ -30,12 +30,12 @@ def a_source(scenario: Scenario, kind: str, name: str) -> None:
     scenario.add_source(kind, name)
 
 
-@given(parsers.parse('a {kind} "{name}" labelled "{labels}"'))
+@given(parsers.re(r'an? (?P<kind>\w+) "(?P<name>[^"]+)" labelled "(?P<labels>[^"]+)"$'))
 def a_labelled_source(scenario: Scenario, kind: str, name: str, labels: str) -> None:
     scenario.add_source(kind, name, labels=labels_of(labels))
 
 
-@given(parsers.parse('a {kind} "{name}" in another namespace'))
+@given(parsers.re(r'an? (?P<kind>\w+) "(?P<name>[^"]+)" in another namespace$'))
 def a_source_elsewhere(scenario: Scenario, kind: str, name: str) -> None:
     scenario.add_source(kind, name, namespace=scenario.other_namespace)
 
