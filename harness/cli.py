@@ -266,6 +266,10 @@ def command_list(args: argparse.Namespace) -> int:
             tags = " ".join(f"@{tag}" for tag in scenario["tags"])
             print(f"  - {scenario['name']}  [{tags}]")
         print()
+    print("capabilities a target may have (external: --capability NAME when not probed):")
+    for name, meaning in sorted(KNOWN_CAPABILITIES.items()):
+        print(f"  {name}: {meaning}")
+    print()
     counts = model.count(results["scenarios"])
     profiles = ", ".join(
         f"{name} {len(members)}" for name, members in model.by_profile(results["scenarios"]).items()
@@ -275,9 +279,6 @@ def command_list(args: argparse.Namespace) -> int:
         + (f" ({profiles})" if profiles else "")
     )
     print(f"capabilities needed: {', '.join(sorted(needed)) or 'none'}")
-    print("\ncapabilities a target may have (external: --capability NAME when not probed):")
-    for name, meaning in sorted(KNOWN_CAPABILITIES.items()):
-        print(f"  {name}: {meaning}")
     return EXIT_OK
 
 

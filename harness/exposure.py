@@ -197,10 +197,12 @@ class Exposure:
                "metadata": {"name": "cm-acme-http-solver",
                             "labels": {"acme.cert-manager.io/http01-solver": "true"}},
                "spec": {"automountServiceAccountToken": False,
-                        # an account that exists without a controller-manager
-                        "serviceAccountName": "notification-controller", "containers": [{
+                        "serviceAccountName": "acme-solver", "containers": [{
                    "name": "acmesolver", "image": "example.invalid/acmesolver",
                    "ports": [{"name": "http", "containerPort": 8089}]}]}}
+        # Its own account: the namespace's default one may not be made yet.
+        self.scenario.apply({"apiVersion": "v1", "kind": "ServiceAccount",
+                             "metadata": {"name": "acme-solver"}})
         self._store_pod("solver", pod)
 
     def _store_pod(self, role: str, pod: dict[str, Any]) -> None:
