@@ -9,6 +9,7 @@ live Service no longer leads to port 9292, or when the live policies are missing
 from __future__ import annotations
 
 import copy
+import threading
 import uuid
 from collections.abc import Iterator
 
@@ -19,6 +20,7 @@ from harness.controlplane import ControlPlane
 from harness.kube import Kube, load_manifests
 from harness.paths import FIXTURES, REFERENCE_DEPLOY
 from harness.reference_process import ReferenceReceiver
+from harness.targets.external import has_deployed_receiver, has_source_controller
 from tests.broken.suite import run_suite
 
 pytestmark = pytest.mark.controlplane
@@ -89,3 +91,48 @@ def test_missing_live_policies_fail_the_policy_scenarios(
     assert run.named("failed") == set(run.outcomes), run.explain()
     assert all("allow-webhooks" in m for m in run.messages.values()), run.explain()
 
+
+
+def test_the_external_probe_finds_the_receiver_by_the_guides_names(
+    kube: Kube, receiver_namespace: str, namespace: str
+) -> None:
+    assert has_deployed_receiver(kube, receiver_namespace)
+    assert not has_deployed_receiver(kube, namespace)  # empty
+    kube.core.delete_namespaced_service("webhook-receiver", receiver_namespace)
+    assert not has_deployed_receiver(kube, receiver_namespace)
+
+
+def test_the_source_controller_probe_is_negative_without_one_and_cleans_up(
+    kube: Kube, namespace: str
+) -> None:
+    assert not has_source_controller(kube, namespace, timeout=1.0)
+    left = client.CustomObjectsApi(kube.api).list_namespaced_custom_object(
+        "source.toolkit.fluxcd.io", "v1", namespace, "gitrepositories")["items"]
+    assert left == []
+
+
+def test_the_source_controller_probe_sees_a_controller_that_answers(
+    kube: Kube, namespace: str
+) -> None:
+    """A stand-in source controller copies requestedAt into lastHandledReconcileAt."""
+    custom = client.CustomObjectsApi(kube.api)
+    git = ("source.toolkit.fluxcd.io", "v1", namespace, "gitrepositories")
+    stop = threading.Event()
+
+    def answer() -> None:
+        while not stop.wait(0.05):
+            for obj in custom.list_namespaced_custom_object(*git)["items"]:
+                stamp = (obj["metadata"].get("annotations") or {}).get(
+                    "reconcile.fluxcd.io/requestedAt")
+                if stamp and (obj.get("status") or {}).get("lastHandledReconcileAt") != stamp:
+                    custom.patch_namespaced_custom_object_status(
+                        *git, obj["metadata"]["name"],
+                        {"status": {"lastHandledReconcileAt": stamp}})
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    try:
+        assert has_source_controller(kube, namespace, timeout=5.0)
+    finally:
+        stop.set()
+        thread.join(5)

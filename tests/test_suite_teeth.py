@@ -112,7 +112,7 @@ CASES = [
           ("test_rotating_the_token_moves_the_url_and_retires_the_old_one",), "expected 404",
           ("test_a_receiver_whose_secret_is_missing_is_not_ready_and_serves_nothing",)),
     # Compares each source before and after the request: only requestedAt may change.
-    Teeth("touch-more-than-requested-at", "nothing_else",
+    Teeth("touch-more-than-requested-at", "sets_a_new_requestedat",
           ("test_each_accepted_event_sets_a_new_requestedat_and_nothing_else",),
           "changed more than"),
     # Answers 400, then annotates half a second later: "nothing was annotated" watches the
