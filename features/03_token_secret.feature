@@ -3,6 +3,10 @@ Feature: The token Secret
   The receiver trusts a webhook only if it proves knowledge of a token. The guide makes
   the token from 12 random bytes, hashed with SHA-1, and keeps it under the key "token"
   of the Secret "webhook-token", which the Receiver names in spec.secretRef.
+  Flux reconciles a Receiver at once when its Secret changes only if the Secret carries
+  the label reconcile.fluxcd.io/watch: Enabled, so label the Secret before you rotate its
+  token; a change to an unlabelled Secret is seen at the Receiver's next reconcile, every
+  spec.interval.
 
   Background:
     Given the guide's GitRepository "webapp"
@@ -39,15 +43,27 @@ Feature: The token Secret
   Scenario: A Secret created after its Receiver makes it Ready
     Given the guide's Receiver "webapp"
     And the Receiver "webapp" is not Ready, with reason "TokenNotFound"
-    When a token generated as the guide does is stored in the Secret "webhook-token"
+    When a token generated as the guide does is stored in the Secret "webhook-token" labelled "reconcile.fluxcd.io/watch=Enabled"
     Then the Receiver "webapp" becomes Ready
     And its webhook path is derived from the token, the name and the namespace
 
   Scenario: Rotating the token moves the URL and retires the old one
-    Given a token generated as the guide does, stored in the Secret "webhook-token"
+    Given a token generated as the guide does, stored in the Secret "webhook-token" labelled "reconcile.fluxcd.io/watch=Enabled"
     And the guide's Receiver "webapp" is Ready
     When the token in the Secret "webhook-token" is replaced by a new one
     Then the webhook path changes to the one derived from the new token
+    When GitHub sends a signed "push" event to the old path
+    Then the receiver answers 404
+    And nothing was annotated
+    When GitHub sends a signed "push" event
+    Then the receiver answers 200
+    And the GitRepository "webapp" was annotated
+
+  Scenario: An unlabelled Secret's new token need not be seen at once, but is by the next reconcile
+    Given a token generated as the guide does, stored in the Secret "webhook-token"
+    And the guide's Receiver "webapp" with the interval "5s" is Ready
+    When the token in the Secret "webhook-token" is replaced by a new one
+    Then by the Receiver's next reconcile the webhook path changes to the one derived from the new token
     When GitHub sends a signed "push" event to the old path
     Then the receiver answers 404
     And nothing was annotated

@@ -16,6 +16,7 @@ from harness.report.features import FeatureFileError, not_run_results
 from harness.report.html import render_html
 from harness.report.preflight import Unreachable, check_external
 from harness.report.runner import RunRequest, git_commit, run_metadata, run_pytest, suite_version
+from harness.targets.base import KNOWN_CAPABILITIES, UnknownCapability, parse_capabilities
 
 EXIT_OK = 0
 EXIT_NOT_PASSED = 1
@@ -119,6 +120,21 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         "--namespace", metavar="N", help="external: a namespace to work in instead of fresh ones"
     )
     run.add_argument(
+        "--capability",
+        dest="capabilities",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="external: a capability the target has that the suite cannot probe (repeatable; "
+        "env RC_CAPABILITIES, comma-separated); see 'receiver-conformance list'",
+    )
+    run.add_argument(
+        "--receiver-namespace",
+        metavar="N",
+        help="external: the namespace of the receiver's Deployment and Service "
+        "(default: flux-system)",
+    )
+    run.add_argument(
         "--fail-on-skip", action="store_true", help="exit 1 when any selected scenario was skipped"
     )
     run.add_argument("--steps", type=Path, default=REPO_ROOT / "steps", help=argparse.SUPPRESS)
@@ -181,6 +197,14 @@ def command_run(args: argparse.Namespace) -> int:
     kubeconfig = args.kubeconfig
     if kubeconfig is None and args.target == "external" and os.environ.get("KUBECONFIG"):
         kubeconfig = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
+    declared = args.capabilities or [os.environ.get("RC_CAPABILITIES", "")]
+    try:
+        capabilities = parse_capabilities(declared)
+    except UnknownCapability as exc:
+        return _fail(EXIT_USAGE, f"--capability: {exc}")
+    if capabilities and args.target != "external":
+        return _fail(EXIT_USAGE, "--capability is for --target external; the embedded and "
+                     "kind targets know their own capabilities")
     if args.target == "external":
         try:
             check_external(kubeconfig, args.receiver_url)
@@ -199,7 +223,8 @@ def command_run(args: argparse.Namespace) -> int:
         receiver_url=args.receiver_url,
         namespace=args.namespace,
         implementation=_implementation(args),
-        pytest_args=_kind_implementation(args) + args.pytest_args,
+        pytest_args=_kind_implementation(args) + _external_options(args, capabilities)
+        + args.pytest_args,
     )
     started = datetime.now(UTC)
     print(
@@ -270,6 +295,10 @@ def command_list(args: argparse.Namespace) -> int:
             tags = " ".join(f"@{tag}" for tag in scenario["tags"])
             print(f"  - {scenario['name']}  [{tags}]")
         print()
+    print("capabilities a target may have (external: --capability NAME when not probed):")
+    for name, meaning in sorted(KNOWN_CAPABILITIES.items()):
+        print(f"  {name}: {meaning}")
+    print()
     counts = model.count(results["scenarios"])
     profiles = ", ".join(
         f"{name} {len(members)}" for name, members in model.by_profile(results["scenarios"]).items()
@@ -337,6 +366,14 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     args.pytest_args = pytest_args
     return args.handler(args)
+
+
+def _external_options(args: argparse.Namespace, capabilities: frozenset[str]) -> list[str]:
+    """Declared capabilities and the receiver's namespace, as pytest options."""
+    options = [f"--capability={name}" for name in sorted(capabilities)]
+    if args.receiver_namespace:
+        options.append(f"--receiver-namespace={args.receiver_namespace}")
+    return options
 
 
 def _kind_implementation(args: argparse.Namespace) -> list[str]:

@@ -6,6 +6,10 @@ Options (each with an environment variable, the option wins):
   --receiver-url URL                RC_RECEIVER_URL (external)
   --work-namespace NAME             RC_NAMESPACE    (external: the namespace to work in)
   --kind-implementation reference|flux   RC_KIND_IMPLEMENTATION (kind)
+  --capability NAME (repeatable)    RC_CAPABILITIES, comma-separated (external: declared
+                                    capabilities, on top of what the target probes)
+  --receiver-namespace NAME         RC_RECEIVER_NAMESPACE (external: where the receiver's
+                                    Deployment and Service live; default flux-system)
 
 Scenarios carry `@cap-<name>` tags; one whose target lacks a capability is skipped with
 the reason, never passed.
@@ -24,9 +28,9 @@ from harness.flux.controllers import ControllerFailed
 from harness.kube import Kube, api_client
 from harness.reference_process import ReferenceReceiverError
 from harness.report.collector import record_target
-from harness.targets.base import KNOWN_CAPABILITIES, Target
+from harness.targets.base import KNOWN_CAPABILITIES, Target, UnknownCapability, parse_capabilities
 from harness.targets.embedded import embedded_target
-from harness.targets.external import Unreachable, external_target
+from harness.targets.external import RECEIVER_NAMESPACE, Unreachable, external_target
 
 TARGETS = ("embedded", "flux", "kind", "external")
 CAPABILITY_PREFIX = "cap-"
@@ -37,7 +41,10 @@ OPTIONS = {
     "receiver_url": ("RC_RECEIVER_URL", "external target: base URL of its receiver"),
     "work_namespace": ("RC_NAMESPACE", "external target: the namespace to work in"),
     "kind_implementation": ("RC_KIND_IMPLEMENTATION", "kind target: reference or flux"),
+    "receiver_namespace": ("RC_RECEIVER_NAMESPACE",
+                           f"external target: the receiver's namespace ({RECEIVER_NAMESPACE})"),
 }
+CAPABILITIES_ENV = "RC_CAPABILITIES"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,6 +52,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for dest, (env, help_text) in OPTIONS.items():
         group.addoption(f"--{dest.replace('_', '-')}", dest=dest, default=None,
                         help=f"{help_text} (env {env})")
+    group.addoption("--capability", dest="capabilities", action="append", default=[],
+                    metavar="NAME", help="external target: a capability it has that cannot be "
+                    f"probed; repeatable (env {CAPABILITIES_ENV}, comma-separated); one of "
+                    + ", ".join(sorted(KNOWN_CAPABILITIES)))
+
+
+def declared_capabilities(config: pytest.Config) -> frozenset[str]:
+    """--capability values, else RC_CAPABILITIES; exit 2 with the reason for an unknown name."""
+    values = config.getoption("capabilities", default=None) or [
+        os.environ.get(CAPABILITIES_ENV, "")]
+    try:
+        return parse_capabilities(values)
+    except UnknownCapability as err:
+        pytest.exit(f"--capability: {err}", returncode=2)
 
 
 def option(config: pytest.Config, dest: str) -> str | None:
@@ -69,6 +90,10 @@ def required_capabilities(item: pytest.Item) -> list[str]:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    declared = declared_capabilities(config)
+    if declared and target_name(config) != "external":
+        pytest.exit("--capability is for --target external; the embedded and kind targets "
+                    "know their own capabilities", returncode=2)
     for profile in ("core", "extended"):
         config.addinivalue_line("markers", f"{profile}: conformance profile {profile}")
     for cap, meaning in KNOWN_CAPABILITIES.items():
@@ -106,6 +131,8 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
                 option(request.config, "kubeconfig") or os.environ.get("KUBECONFIG"),
                 option(request.config, "receiver_url"),
                 option(request.config, "work_namespace"),
+                declared_capabilities(request.config),
+                option(request.config, "receiver_namespace") or RECEIVER_NAMESPACE,
             )
         except Unreachable as err:
             pytest.exit(f"external target: {err}", returncode=2)

@@ -2,9 +2,19 @@
 
 The guide's objects (fixtures/exposure/) are applied to the target's API server as written,
 moved from flux-system into the scenario's namespace (and gateway-namespace into one of its
-own); routes and policy verdicts are then computed over what the API server stored
-(harness.routes, harness.netpol). The receiver pod is the one reference/deploy/ describes;
-pods are stored, never run.
+own); routes and policy verdicts are then computed, statically, over what the API server
+stored (harness.routes, harness.netpol).
+
+The receiver's side comes from the implementation under test:
+
+- a target with a live receiver (`Target.receiver_namespace`: kind, or an external cluster
+  where the Deployment and Service were found) gives its running pods labelled
+  `app: notification-controller` (else its Deployment's pod template), its Service
+  `webhook-receiver` and its NetworkPolicies. They are read, never changed, and considered
+  as if in the scenario's namespace, where the guide's objects stand for flux-system;
+- the reference on the embedded control plane has no Deployment: reference/deploy/'s
+  ServiceAccount, pod and Service are stored in the scenario's namespace (never run), and
+  Flux's default policies come from fixtures/exposure/.
 """
 
 from __future__ import annotations
@@ -14,10 +24,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from kubernetes import client
+
 from harness import netpol, routes
 from harness.kube import load_manifests
 from harness.paths import FIXTURES, REFERENCE_DEPLOY
 from harness.scenario import Scenario
+from harness.targets.base import RECEIVER_POD_LABELS, RECEIVER_SERVICE
 
 EXPOSURE = FIXTURES / "exposure"
 HOOK_PATH = "/hook/" + "0" * 64  # any hook path: routes do not depend on the token
@@ -34,7 +47,11 @@ class Exposure:
 
     scenario: Scenario
     gateway_namespace: str
-    pods: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> stored Pod
+    pods: dict[str, dict[str, Any]] = field(default_factory=dict)  # role -> Pod
+    receiver_pods: list[dict[str, Any]] = field(default_factory=list)
+    live: list[dict[str, Any]] = field(default_factory=list)  # the target's, relocated
+    live_policies: list[dict[str, Any]] = field(default_factory=list)  # relocated, if used
+    left_out: set[str] = field(default_factory=set)  # policies the verdicts ignore
 
     @classmethod
     def for_scenario(cls, scenario: Scenario) -> Exposure:
@@ -73,27 +90,92 @@ class Exposure:
         return obj
 
     def apply_flux_policies(self) -> None:
-        """Apply Flux's default network policies to the receiver's namespace."""
-        for name in FLUX_POLICIES:
-            self.apply_guide("NetworkPolicy", name)
+        """Flux's default network policies in the receiver's namespace: the target's own when
+        it has a live receiver (they must be there), else applied from fixtures/exposure/."""
+        if self.receiver_namespace is None:
+            for name in FLUX_POLICIES:
+                self.apply_guide("NetworkPolicy", name)
+            return
+        listing = client.NetworkingV1Api(self.scenario.kube.api).list_namespaced_network_policy(
+            self.receiver_namespace)
+        found = [self._relocated(p, "NetworkPolicy") for p in listing.items]
+        names = sorted(p["metadata"]["name"] for p in found)
+        self.scenario.evidence(f"NetworkPolicies in {self.receiver_namespace}", names)
+        missing = [n for n in FLUX_POLICIES if n not in names]
+        assert not missing, (f"the target's {self.receiver_namespace} lacks Flux's default "
+                             f"policies {missing}; it has {names}")
+        self.live_policies = found
 
-    def delete_policy(self, name: str) -> None:
-        self.scenario.kube.resource(POLICY_API, "NetworkPolicy").delete(
-            name=name, namespace=self.namespace)
+    def leave_out_policy(self, name: str) -> None:
+        """Leave the policy `name` out of the verdicts (nothing is deleted)."""
+        assert name in {p["metadata"]["name"] for p in self.policies()}, f"no policy {name}"
+        self.left_out.add(name)
 
     def objects(self) -> routes.Objects:
-        """What the API server stored in the scenario's namespaces, for routing."""
-        return routes.load_objects(self.scenario.kube.api, [self.namespace,
-                                                            self.gateway_namespace])
+        """What the API server stored in the scenario's namespaces, with the target's live
+        receiver objects, for routing."""
+        stored = routes.load_objects(self.scenario.kube.api, [self.namespace,
+                                                              self.gateway_namespace])
+        return stored.plus(self.live)
 
     def policies(self) -> list[dict[str, Any]]:
-        """The NetworkPolicies stored in the receiver's namespace."""
+        """The NetworkPolicies of the receiver's namespace the verdicts consider."""
         listing = self.scenario.kube.api.sanitize_for_serialization(
             self.scenario.kube.resource(POLICY_API, "NetworkPolicy")
             .get(namespace=self.namespace).to_dict())
-        return listing["items"]
+        return [p for p in [*self.live_policies, *listing["items"]]
+                if p["metadata"]["name"] not in self.left_out]
 
     # -- pods ---------------------------------------------------------------------------
+
+    @property
+    def receiver_namespace(self) -> str | None:
+        """Where the target's live receiver runs, or None (reference/deploy/ stands in)."""
+        return self.scenario.target.receiver_namespace
+
+    def use_receiver(self) -> None:
+        """The receiver's pods and its Service webhook-receiver: the target's live ones, or
+        reference/deploy/'s stored in the scenario's namespace."""
+        if self.receiver_namespace is None:
+            self.store_receiver()
+        else:
+            self.read_live_receiver(self.receiver_namespace)
+        self.pods["receiver"] = self.receiver_pods[0]
+
+    def read_live_receiver(self, namespace: str) -> None:
+        """Read the target's receiver pods (running, else its Deployment's template) and its
+        Service; consider them as if in the scenario's namespace."""
+        api = self.scenario.kube.api
+        selector = ",".join(f"{k}={v}" for k, v in RECEIVER_POD_LABELS.items())
+        pods = client.CoreV1Api(api).list_namespaced_pod(namespace, label_selector=selector).items
+        source = f"running pods {selector} in {namespace}"
+        found = [self._relocated(p, "Pod") for p in pods]
+        if not found:
+            deployments = client.AppsV1Api(api).list_namespaced_deployment(namespace).items
+            templates = [api.sanitize_for_serialization(d.spec.template) for d in deployments
+                         if RECEIVER_POD_LABELS.items()
+                         <= (d.spec.template.metadata.labels or {}).items()]
+            assert templates, f"{namespace} has no pod or Deployment labelled {selector}"
+            found = [_pod_from_template(f"notification-controller-{i}", t) for i, t in
+                     enumerate(templates)]
+            for pod in found:
+                pod["metadata"]["namespace"] = self.namespace
+            source = f"the pod template of the Deployment labelled {selector} in {namespace}"
+        service = client.CoreV1Api(api).read_namespaced_service(RECEIVER_SERVICE, namespace)
+        self.receiver_pods = found
+        self.live = [*found, self._relocated(service, "Service")]
+        self.scenario.evidence("the target's receiver", {
+            "pods": f"{len(found)} from {source}",
+            "ports": [c.get("ports") for p in found for c in p["spec"]["containers"]],
+            "service": self.live[-1]["spec"],
+        })
+
+    def _relocated(self, obj: Any, kind: str) -> dict[str, Any]:
+        """A live object as a dict, its namespace the scenario's."""
+        data = self.scenario.kube.api.sanitize_for_serialization(obj)
+        data["kind"] = kind
+        data["metadata"]["namespace"] = self.namespace
+        return data
 
     def store_receiver(self) -> None:
         """Store the receiver's pod, its ServiceAccount and its Service as reference/deploy/
@@ -104,6 +186,7 @@ class Exposure:
         [deployment] = load_manifests(REFERENCE_DEPLOY / "deployment.yaml")
         pod = _pod_from_template("notification-controller-0", deployment["spec"]["template"])
         self._store_pod("receiver", pod)
+        self.receiver_pods = [self.pods["receiver"]]
         [service] = load_manifests(REFERENCE_DEPLOY / "service.yaml")
         service["metadata"]["namespace"] = self.namespace
         self.scenario.apply(service)
@@ -114,10 +197,12 @@ class Exposure:
                "metadata": {"name": "cm-acme-http-solver",
                             "labels": {"acme.cert-manager.io/http01-solver": "true"}},
                "spec": {"automountServiceAccountToken": False,
-                        # an account that exists without a controller-manager
-                        "serviceAccountName": "notification-controller", "containers": [{
+                        "serviceAccountName": "acme-solver", "containers": [{
                    "name": "acmesolver", "image": "example.invalid/acmesolver",
                    "ports": [{"name": "http", "containerPort": 8089}]}]}}
+        # Its own account: the namespace's default one may not be made yet.
+        self.scenario.apply({"apiVersion": "v1", "kind": "ServiceAccount",
+                             "metadata": {"name": "acme-solver"}})
         self._store_pod("solver", pod)
 
     def _store_pod(self, role: str, pod: dict[str, Any]) -> None:

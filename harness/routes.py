@@ -94,6 +94,10 @@ class Objects:
             return list(items)
         return [o for o in items if o["metadata"].get("namespace") == namespace]
 
+    def plus(self, items: Iterable[Mapping[str, Any]]) -> Objects:
+        """These objects and `items` (which replace any of the same kind, namespace, name)."""
+        return Objects([*self._by_key.values(), *items])
+
     def namespace_labels(self, name: str) -> Mapping[str, str]:
         labels = dict(self._by_key.get(("Namespace", "", name), {}).get("metadata", {}).get(
             "labels") or {})

@@ -8,12 +8,15 @@ report (requests sent, answers and object states observed).
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from kubernetes import client
+from kubernetes.client.rest import ApiException
 
 from harness import senders
 from harness.flux import objects
@@ -24,6 +27,8 @@ Evidence = Callable[[str, Any], None]
 SourceKey = tuple[str, str, str]  # kind, name, namespace
 ANNOTATION_TIMEOUT = 10.0
 CLEANUP_TIMEOUT = 30.0
+# Metadata a receiver's annotation patch may change besides requestedAt: server bookkeeping.
+VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields"})
 # How long a refused request must leave every source alone: a receiver that annotates
 # after answering is caught within this period (RC_QUIET_PERIOD, seconds).
 QUIET_PERIOD = float(os.environ.get("RC_QUIET_PERIOD", "0.5"))
@@ -41,6 +46,7 @@ class Scenario:
     receiver: str | None = None  # the Receiver the last step was about
     sources: list[SourceKey] = field(default_factory=list)
     before: dict[SourceKey, str | None] = field(default_factory=dict)
+    states: dict[SourceKey, dict[str, Any]] = field(default_factory=dict)  # before the request
     response: requests.Response | None = None
     created: list[dict[str, Any]] = field(default_factory=list)
     pending_token: str | None = None  # generated, not stored yet
@@ -50,6 +56,7 @@ class Scenario:
     other_path: str | None = None
     kubectl_output: str = ""
     secrets: set[str] = field(default_factory=set)  # Secrets created in the namespace
+    secret_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # kept on rotation
     other_namespaces: list[str] = field(default_factory=list)  # namespaces it created
 
     # -- objects ------------------------------------------------------------------------
@@ -77,6 +84,14 @@ class Scenario:
             self.sources.append((obj["kind"], obj["metadata"]["name"], self.namespace))
         return obj
 
+    def add_guide_receiver(self, name: str, interval: str | None = None) -> None:
+        """The guide's Receiver named `name`, with `spec.interval` if given."""
+        obj = objects.guide_object("receiver-webapp.yaml", self.namespace, name=name)
+        if interval:
+            obj["spec"]["interval"] = interval
+        self.apply(obj)
+        self.receiver = name
+
     def add_receiver(self, name: str, receiver_type: str, resources: list[dict[str, Any]],
                      events: list[str] | None = None, secret: str | None = "webhook-token",
                      **extra_spec: Any) -> None:
@@ -85,16 +100,29 @@ class Scenario:
         self.receiver = name
 
     def store_token(self, secret: str, token: str | None = None,
-                    extra: Mapping[str, str] | None = None) -> str:
+                    extra: Mapping[str, str] | None = None,
+                    labels: Mapping[str, str] | None = None) -> str:
         """Keep `token` (a new one made as the guide does if None) in the Secret `secret`."""
         token = token or senders.generate_token()
-        self.put_secret(secret, {"token": token, **(extra or {})})
+        self.put_secret(secret, {"token": token, **(extra or {})}, labels)
         self.tokens[secret] = token
         return token
 
-    def put_secret(self, name: str, data: Mapping[str, str]) -> None:
-        """Create or replace a Secret in the scenario's namespace."""
-        objects.put_token_secret(self.kube, self.namespace, name, data)
+    def put_secret(self, name: str, data: Mapping[str, str],
+                   labels: Mapping[str, str] | None = None) -> None:
+        """Create or replace a Secret in the scenario's namespace in one write; it keeps the
+        labels it was first given unless `labels` says otherwise."""
+        if labels is not None:
+            self.secret_labels[name] = dict(labels)
+        meta = client.V1ObjectMeta(name=name, namespace=self.namespace,
+                                   labels=self.secret_labels.get(name) or None)
+        body = client.V1Secret(metadata=meta, string_data=dict(data), type="Opaque")
+        try:
+            self.kube.core.create_namespaced_secret(self.namespace, body)
+        except ApiException as err:
+            if err.status != 409:
+                raise
+            self.kube.core.replace_namespaced_secret(name, self.namespace, body)
         self.secrets.add(name)
 
     @property
@@ -175,15 +203,22 @@ class Scenario:
         )
         self.receiver = name
 
-    def wait_for_path(self, path: str, name: str | None = None) -> None:
-        """Wait until the Receiver publishes `path`."""
+    def next_reconcile_deadline(self, name: str | None = None) -> float:
+        """Seconds by which the Receiver's next periodic reconcile is due: twice its
+        spec.interval (Flux adds jitter and counts from the last reconcile) plus 10 s."""
+        spec = self.receiver_object(name).get("spec") or {}
+        return 2 * duration_seconds(spec.get("interval") or "10m") + 10.0
+
+    def wait_for_path(self, path: str, name: str | None = None,
+                      timeout: float = objects.READY_TIMEOUT) -> None:
+        """Wait (up to `timeout` seconds) until the Receiver publishes `path`."""
         name = name or self.receiver
 
         def published() -> bool:
             receiver = objects.get_receiver(self.kube, self.namespace, name) or {}
             return (receiver.get("status") or {}).get("webhookPath") == path
 
-        wait_until(published, objects.READY_TIMEOUT, f"Receiver {name} to publish its new path",
+        wait_until(published, timeout, f"Receiver {name} to publish its new path",
                    describe=lambda: objects.describe_receiver(self.kube, self.namespace, name))
 
     def webhook_path(self, name: str | None = None) -> str:
@@ -200,8 +235,16 @@ class Scenario:
     # -- requests -----------------------------------------------------------------------
 
     def snapshot(self) -> None:
-        """Remember every source's requestedAt annotation before a request."""
-        self.before = {key: objects.requested_at(self.kube, *key) for key in self.sources}
+        """Remember every source before a request: its requestedAt annotation, and its spec
+        and metadata (see :func:`comparable`) to compare with afterwards."""
+        self.before, self.states = {}, {}
+        for key in self.sources:
+            obj = self.kube.get(objects.API_VERSIONS[key[0]], key[0], key[1], key[2])
+            if obj is None:
+                raise LookupError(f"{key[0]} {key[2]}/{key[1]} does not exist")
+            self.before[key] = (obj["metadata"].get("annotations") or {}).get(
+                objects.REQUESTED_AT)
+            self.states[key] = comparable(obj)
 
     def send(self, delivery: senders.Delivery, path: str | None = None) -> requests.Response:
         """Send one webhook request to the receiver, after a snapshot of the sources."""
@@ -253,6 +296,21 @@ class Scenario:
                           objects.annotations(self.kube, *key))
             raise
 
+    def changed_besides_request(self, key: SourceKey) -> dict[str, tuple[Any, Any]]:
+        """What changed on a source since the last snapshot, but for its requestedAt
+        annotation and the server's bookkeeping: {field: (before, after)}."""
+        before = self.states.get(key)
+        assert before is not None, f"{key[0]} {key[1]} was not snapshot before the request"
+        obj = self.kube.get(objects.API_VERSIONS[key[0]], key[0], key[1], key[2])
+        assert obj is not None, f"{key[0]} {key[2]}/{key[1]} is gone"
+        after = comparable(obj)
+        fields = sorted(set(before) | set(after))
+        diff = {f: (before.get(f), after.get(f)) for f in fields
+                if before.get(f) != after.get(f)}
+        if diff:
+            self.evidence(f"{key[0]} {key[1]} changed besides requestedAt", diff)
+        return diff
+
     def changed_sources(self, quiet_period: float = QUIET_PERIOD) -> list[SourceKey]:
         """Sources whose requestedAt differs from before the last request, watched for
         `quiet_period` seconds after the answer (a refused request must change none)."""
@@ -268,3 +326,29 @@ class Scenario:
                           {f"{k[0]} {k[2]}/{k[1]}": objects.requested_at(self.kube, *k)
                            for k in changed})
         return changed
+
+
+_DURATION_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def duration_seconds(text: str) -> float:
+    """A Receiver's `spec.interval` ("5s", "1m30s", "500ms") in seconds."""
+    parts = _DURATION_PART.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise ValueError(f"{text!r} is not a duration like 5s, 1m30s or 500ms")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """A source's spec and metadata as {field: value}, without what a receiver's request
+    legitimately changes (the requestedAt annotation) or the API server keeps by itself
+    (resourceVersion, managedFields). Status belongs to the source controller."""
+    meta = {k: v for k, v in (obj.get("metadata") or {}).items()
+            if k not in VOLATILE_METADATA}
+    annotations = dict(meta.pop("annotations", None) or {})
+    annotations.pop(objects.REQUESTED_AT, None)
+    state = {f"metadata.{k}": v for k, v in meta.items()}
+    state["metadata.annotations"] = annotations
+    state["spec"] = obj.get("spec")
+    return state

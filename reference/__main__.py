@@ -9,8 +9,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from reference import logs
+from reference import logs, selectors
 from reference.app import Options, serve
+from reference.controller import DEFAULT_WATCH_CONFIGS
 from reference.redact import redact
 
 _TRUE = {"true", "1", "t", "yes"}
@@ -33,13 +34,23 @@ def boolean(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"{value!r} is not true or false")
 
 
+def label_selector(value: str) -> str:
+    try:
+        selectors.parse(value)
+    except selectors.SelectorError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="reference-receiver",
         description="A drop-in for Flux notification-controller's webhook receiver.",
     )
-    p.add_argument("--receiver-addr", "--receiverAddr", type=address, default=":9292",
-                   help="address the webhook receiver binds to (default :9292)")
+    p.add_argument("--receiverAddr", "--receiver-addr", dest="receiver_addr", type=address,
+                   default=":9292",
+                   help="address the webhook receiver binds to (default :9292); "
+                   "--receiver-addr is accepted too")
     p.add_argument("--health-addr", type=address, default=":9440",
                    help="address of /healthz and /readyz (default :9440)")
     p.add_argument("--metrics-addr", type=address, default=":8080",
@@ -50,6 +61,11 @@ def parser() -> argparse.ArgumentParser:
                    help="the runtime namespace (default: the RUNTIME_NAMESPACE variable)")
     p.add_argument("--no-cross-namespace-refs", type=boolean, nargs="?", const=True,
                    default=False, help="refuse resources in other namespaces than the Receiver")
+    p.add_argument("--watch-configs-label-selector", type=label_selector,
+                   default=DEFAULT_WATCH_CONFIGS,
+                   help="Secrets whose changes re-reconcile the Receivers referencing them at "
+                   f"once (default {DEFAULT_WATCH_CONFIGS!r}; '' for every Secret); others "
+                   "are seen at the Receiver's next reconcile")
     p.add_argument("--log-level", choices=sorted(logs.LEVELS), default="info")
     p.add_argument("--log-encoding", choices=["json", "console"], default="json")
     p.add_argument("--kubeconfig", type=Path, default=None,
@@ -78,6 +94,7 @@ def options_from(argv: Sequence[str] | None = None) -> tuple[Options, argparse.N
         no_cross_namespace_refs=args.no_cross_namespace_refs,
         kubeconfig=args.kubeconfig,
         google_jwks=args.google_jwks,
+        watch_configs_label_selector=args.watch_configs_label_selector,
     )
     return options, args
 

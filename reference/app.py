@@ -11,8 +11,9 @@ from pathlib import Path
 
 from aiohttp import web
 
+from reference import selectors
 from reference.annotate import KubeAnnotator
-from reference.controller import Controller
+from reference.controller import DEFAULT_WATCH_CONFIGS, Controller
 from reference.index import Index
 from reference.kube import Kube
 from reference.metrics import CONTENT_TYPE, Metrics
@@ -31,6 +32,7 @@ class Options:
     no_cross_namespace_refs: bool = False
     kubeconfig: Path | None = None
     google_jwks: str | None = None
+    watch_configs_label_selector: str = DEFAULT_WATCH_CONFIGS
     limits: Limits = field(default_factory=Limits)
 
 
@@ -54,7 +56,8 @@ async def serve(options: Options) -> int:
     kube = await Kube.connect(options.kubeconfig)
     index = Index()
     metrics = Metrics()
-    controller = Controller(kube, index, metrics, namespace=options.namespace)
+    controller = Controller(kube, index, metrics, namespace=options.namespace,
+                            watch_configs=selectors.parse(options.watch_configs_label_selector))
     keys = key_source_from(options.google_jwks) if options.google_jwks else None
     annotator = KubeAnnotator(kube, no_cross_namespace_refs=options.no_cross_namespace_refs)
     receiver = ReceiverServer(index, Senders(keys), annotator, metrics, options.limits)

@@ -2,7 +2,11 @@
 
 Flux's behaviour: a Receiver is reconciled when created, when its generation or its
 `reconcile.fluxcd.io/requestedAt` annotation changes, when a Secret it references
-changes, every `spec.interval`, and with backoff after a failure.
+changes and that Secret matches `--watch-configs-label-selector` (by default the label
+`reconcile.fluxcd.io/watch: Enabled`), every `spec.interval`, and with backoff after a
+failure. Every Secret is still watched, so the cache the server validates requests with is
+current (Flux reads the Secret at request time); a change to a Secret outside the selector
+just waits for the Receiver's next reconcile.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 import aiohttp
 
-from reference import api, status
+from reference import api, selectors, status
 from reference.index import Index
 from reference.kube import JSON_PATCH, Kube, KubeError
 from reference.metrics import Metrics
@@ -26,6 +30,9 @@ log = logging.getLogger("reference.controller")
 MIN_RETRY_DELAY = 0.75
 MAX_RETRY_DELAY = 15 * 60.0
 WORKERS = 4
+# Flux's default for --watch-configs-label-selector (fluxcd/pkg runtime/controller).
+WATCH_LABEL = "reconcile.fluxcd.io/watch"
+DEFAULT_WATCH_CONFIGS = f"{WATCH_LABEL}=Enabled"
 
 
 def now_rfc3339() -> str:
@@ -116,12 +123,16 @@ class Controller:
         *,
         namespace: str | None = None,
         workers: int = WORKERS,
+        watch_configs: selectors.Selector | None = None,
     ) -> None:
         self.kube = kube
         self.index = index
         self.metrics = metrics or Metrics()
         self.namespace = namespace  # None: every namespace
         self.workers = workers
+        # Secrets whose changes re-reconcile the Receivers that reference them at once.
+        self.watch_configs = watch_configs or selectors.parse(DEFAULT_WATCH_CONFIGS)
+        self._secret_labels: dict[str, dict[str, str]] = {}  # last seen, by Secret key
         self.queue = WorkQueue()
         self.synced = asyncio.Event()
         self._receivers_synced = asyncio.Event()
@@ -225,22 +236,33 @@ class Controller:
         for obj in items:
             seen.add(_key(obj))
             self._on_secret_event("ADDED", obj)
-        for receiver in self.index.receivers():
-            key = receiver.secret_key
-            if key and key not in seen and self.index.secret(key) is not None:
-                self.index.remove_secret(key)
-                self.queue.add(receiver.key)
+        for key in [k for k in self._secret_labels if k not in seen]:
+            # Gone while the watch was down: a deletion like any other.
+            self._on_secret_event("DELETED", {"metadata": {
+                "namespace": key.split("/", 1)[0], "name": key.split("/", 1)[1],
+                "labels": self._secret_labels[key]}})
 
     def _on_secret_event(self, kind: str, obj: dict[str, Any]) -> None:
         key = _key(obj)
+        labels = dict((obj.get("metadata") or {}).get("labels") or {})
         if kind == "DELETED":
             self.index.remove_secret(key)
+            self._secret_labels.pop(key, None)
         else:
             data = decode_secret(obj)
-            if self.index.secret(key) == data:
+            if self.index.secret(key) == data and self._secret_labels.get(key) == labels:
                 return
             self.index.put_secret(key, data)
-        for receiver in self.index.referencing(key):
+            self._secret_labels[key] = labels
+        receivers = self.index.referencing(key)
+        if not receivers:
+            return
+        if not self.watch_configs.matches(labels):
+            log.debug("secret %s changed outside --watch-configs-label-selector (%s); "
+                      "%d receiver(s) see it at their next reconcile",
+                      key, self.watch_configs, len(receivers))
+            return
+        for receiver in receivers:
             self.queue.add(receiver.key)
 
     def _on_receivers_listed(self, items: list[dict[str, Any]]) -> None:

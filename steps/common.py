@@ -30,12 +30,12 @@ def a_source(scenario: Scenario, kind: str, name: str) -> None:
     scenario.add_source(kind, name)
 
 
-@given(parsers.parse('a {kind} "{name}" labelled "{labels}"'))
+@given(parsers.re(r'an? (?P<kind>\w+) "(?P<name>[^"]+)" labelled "(?P<labels>[^"]+)"$'))
 def a_labelled_source(scenario: Scenario, kind: str, name: str, labels: str) -> None:
     scenario.add_source(kind, name, labels=labels_of(labels))
 
 
-@given(parsers.parse('a {kind} "{name}" in another namespace'))
+@given(parsers.re(r'an? (?P<kind>\w+) "(?P<name>[^"]+)" in another namespace$'))
 def a_source_elsewhere(scenario: Scenario, kind: str, name: str) -> None:
     scenario.add_source(kind, name, namespace=scenario.other_namespace)
 
@@ -62,10 +62,13 @@ def flux_token() -> str:
     return token
 
 
-@given(parsers.parse('a token generated as the guide does, stored in the Secret "{secret}"'))
-@when(parsers.parse('a token generated as the guide does is stored in the Secret "{secret}"'))
-def a_stored_guide_token(scenario: Scenario, secret: str) -> None:
-    scenario.store_token(secret, flux_token())
+STORED_TOKEN = r'"(?P<secret>[^"]+)"(?: labelled "(?P<labels>[^"]+)")?$'
+
+
+@given(parsers.re(r"a token generated as the guide does, stored in the Secret " + STORED_TOKEN))
+@when(parsers.re(r"a token generated as the guide does is stored in the Secret " + STORED_TOKEN))
+def a_stored_guide_token(scenario: Scenario, secret: str, labels: str | None) -> None:
+    scenario.store_token(secret, flux_token(), labels=labels_of(labels) if labels else None)
 
 
 @when(parsers.parse('the token in the Secret "{secret}" is replaced by a new one'))
@@ -88,9 +91,15 @@ def guide_receiver(scenario: Scenario, name: str) -> None:
     scenario.add_guide_object("receiver-webapp.yaml", name=name)
 
 
-@given(parsers.parse('the guide\'s Receiver "{name}" is Ready'))
+@given(parsers.re(r'the guide\'s Receiver "(?P<name>[^"]+)" is Ready$'))
 def guide_receiver_ready(scenario: Scenario, name: str) -> None:
     scenario.add_guide_object("receiver-webapp.yaml", name=name)
+    scenario.wait_receiver(name)
+
+
+@given(parsers.parse('the guide\'s Receiver "{name}" with the interval "{interval}" is Ready'))
+def guide_receiver_with_interval_ready(scenario: Scenario, name: str, interval: str) -> None:
+    scenario.add_guide_receiver(name, interval)
     scenario.wait_receiver(name)
 
 
@@ -247,3 +256,11 @@ def path_rotated(scenario: Scenario) -> None:
     expected = scenario.expected_path()
     assert expected != scenario.old_path
     scenario.wait_for_path(expected)
+
+
+@then("by the Receiver's next reconcile the webhook path changes to the one derived from the "
+      "new token")
+def path_rotated_by_next_reconcile(scenario: Scenario) -> None:
+    expected = scenario.expected_path()
+    assert expected != scenario.old_path
+    scenario.wait_for_path(expected, timeout=scenario.next_reconcile_deadline())

@@ -148,13 +148,8 @@ def nothing_annotated(scenario: Scenario) -> None:
 
 @then(parsers.parse('nothing but that annotation changed on the {kind} "{name}"'))
 def only_annotation_changed(scenario: Scenario, kind: str, name: str) -> None:
-    obj = scenario.kube.get(objects.API_VERSIONS[kind], kind, name, scenario.namespace)
-    created = next(o for o in scenario.created if o["metadata"]["name"] == name
-                   and o["kind"] == kind)
-    assert obj["spec"] == created["spec"], "the spec is untouched"
-    extra = set(obj["metadata"].get("annotations") or {}) - {objects.REQUESTED_AT}
-    assert not extra, f"only {objects.REQUESTED_AT} was added, not {sorted(extra)}"
-    assert obj["metadata"].get("labels") == created["metadata"].get("labels")
+    changed = scenario.changed_besides_request(scenario.source_key(kind, name))
+    assert not changed, f"the request changed more than {objects.REQUESTED_AT}: {sorted(changed)}"
 
 
 @then(parsers.parse('the {kind} "{name}" reports the request as handled'))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -155,6 +156,9 @@ def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture
         (["frobnicate"], "invalid choice: 'frobnicate'"),
         ([], "the following arguments are required: COMMAND"),
         (["list", "--features"], "expected one argument"),
+        (["run", "--target", "external", "--capability", "telepathy"],
+         "unknown capability 'telepathy'"),
+        (["run", "--capability", "source-controller"], "--capability is for --target external"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(argv: list[str], says: str) -> None:
@@ -162,6 +166,36 @@ def test_bad_usage_is_one_line_and_exit_2(argv: list[str], says: str) -> None:
     assert done.returncode == 2
     assert says in one_line_error(done.stderr)
     assert done.stdout == ""
+
+
+def test_an_unknown_capability_in_the_environment_is_exit_2() -> None:
+    done = subprocess.run([*CLI, "run", "--target", "external"], capture_output=True, text=True,
+                          cwd=REPO_ROOT, env={**os.environ, "RC_CAPABILITIES": "traffic,bogus"})
+    assert done.returncode == 2
+    assert "unknown capability 'bogus'" in one_line_error(done.stderr)
+
+
+def test_the_pytest_option_refuses_an_unknown_capability_with_exit_2(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "pytest", "--target=external",
+                           "--capability=source-controller", "--capability=bogus",
+                           "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+                           str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO_ROOT)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "unknown capability 'bogus'" in done.stdout + done.stderr
+
+
+def test_declared_capabilities_go_to_pytest() -> None:
+    from harness.cli import _external_options, build_parser
+
+    args = build_parser().parse_args(["run", "--target", "external", "--capability", "traffic",
+                                      "--capability", "source-controller,gcr-test-keys",
+                                      "--receiver-namespace", "flux"])
+    from harness.targets.base import parse_capabilities
+
+    assert _external_options(args, parse_capabilities(args.capabilities)) == [
+        "--capability=gcr-test-keys", "--capability=source-controller", "--capability=traffic",
+        "--receiver-namespace=flux"]
 
 
 # --- preflight of an external target ---

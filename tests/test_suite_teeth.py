@@ -127,6 +127,10 @@ CASES = [
     Teeth("cel-any-output-type", "not_a_boolean or imagetag",
           ("test_a_filter_whose_output_is_not_a_boolean_stalls_the_receiver",), "Stalled",
           (IMAGE_TAG.format("V1.2.3-was annotated"), IMAGE_TAG.format("latest-was not annotated"))),
+    # Compares each source before and after the request: only requestedAt may change.
+    Teeth("touch-more-than-requested-at", "sets_a_new_requestedat",
+          ("test_each_accepted_event_sets_a_new_requestedat_and_nothing_else",),
+          "changed more than"),
     # Answers 400, then annotates half a second later: "nothing was annotated" watches the
     # sources for a quiet period after the answer, so a late annotation is caught too.
     Teeth("annotate-after-refusing", "gitlab and token",

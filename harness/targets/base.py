@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,31 @@ KNOWN_CAPABILITIES = {
     "gcr-test-keys": "the receiver trusts the suite's own Google ID-token signing keys",
     "source-controller": "a source controller that handles reconcile requests in status",
     "kustomize-controller": "a kustomize controller that applies a source's new revision",
+    "deployed-receiver": "the receiver's Deployment (pods labelled app: notification-controller)"
+    " and Service webhook-receiver to inspect: live in the target's cluster, or reference/deploy/"
+    " when the target is the reference on the embedded control plane",
+    "no-cross-namespace-refs": "the receiver runs with --no-cross-namespace-refs (refuses "
+    "resources in other namespaces than the Receiver's)",
 }
+# What the exposure scenarios look for in a live receiver namespace (the guide's names).
+RECEIVER_POD_LABELS = {"app": "notification-controller"}
+RECEIVER_SERVICE = "webhook-receiver"
+
+
+class UnknownCapability(ValueError):
+    """A declared capability the suite does not know."""
+
+
+def parse_capabilities(values: Iterable[str]) -> frozenset[str]:
+    """Declared capabilities (each value may be comma-separated), checked against
+    KNOWN_CAPABILITIES."""
+    names = {n.strip() for v in values for n in v.split(",") if n.strip()}
+    unknown = sorted(names - set(KNOWN_CAPABILITIES))
+    if unknown:
+        raise UnknownCapability(
+            f"unknown capability {', '.join(map(repr, unknown))}; known: "
+            f"{', '.join(sorted(KNOWN_CAPABILITIES))}")
+    return frozenset(names)
 
 
 @dataclass
@@ -34,6 +58,9 @@ class Target:
     google_issuer: Any = None  # a harness.senders.gcr.TestGoogleIssuer the receiver trusts
     log_tail: Callable[[], str] | None = None  # the receiver's recent log, when we run it
     kubectl: Path | None = None  # a kubectl binary for the guide's commands
+    # Where the receiver's Deployment, Service and NetworkPolicies live (deployed-receiver),
+    # or None when reference/deploy/ stands in for them (the reference, embedded).
+    receiver_namespace: str | None = None
 
     def lacks(self, capability: str) -> bool:
         return capability not in self.capabilities

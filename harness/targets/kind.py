@@ -52,7 +52,7 @@ LB_LABEL = "io.x-k8s.cloud-provider-kind.cluster"  # on the load-balancer contai
 HOST = "webhook-receiver.example.com"  # the guide's Ingress and HTTPRoute host
 CAPABILITIES = frozenset(
     {"api", "kubectl", "fresh-namespaces", "exposure-objects", "traffic",
-     "network-policy-enforcement"}
+     "network-policy-enforcement", "deployed-receiver"}
 )
 INSTALL_HINTS = {
     "kind": f"install kind {versions.KIND} (go install sigs.k8s.io/kind@{versions.KIND})",
@@ -317,6 +317,7 @@ class KindTarget:
                 {"source-controller"} if self.opts.implementation == "flux" else set()
             ),
             kubectl=Path(self._which("kubectl") or "kubectl"),
+            receiver_namespace="flux-system",  # the receiver's Deployment, Service, policies
             details={
                 "implementation": self.opts.implementation,
                 "kind": versions.KIND,

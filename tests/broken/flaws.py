@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from reference import annotate, api, filters, logs
+from reference.annotate import KubeAnnotator
 from reference.index import Index
 from reference.senders import bitbucket, cdevents, github, gitlab
 from reference.senders._common import hmac_hex, media_type, token
@@ -232,6 +233,29 @@ def cel_any_output_type() -> None:
 
     filters.Filter.__init__ = unchecked  # type: ignore[method-assign]
 
+class _LabellingKube:
+    """A Kube whose annotation patches also add a label to the annotated object."""
+
+    def __init__(self, kube: Any) -> None:
+        self._kube = kube
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kube, name)
+
+    async def patch(self, path: str, body: Any, **kwargs: Any) -> Any:
+        if isinstance(body, dict) and api.RECONCILE_ANNOTATION in str(body):
+            body = {"metadata": {**body["metadata"], "labels": {"touched-by": "receiver"}}}
+        return await self._kube.patch(path, body, **kwargs)
+
+
+def touch_more_than_requested_at() -> None:
+    init = KubeAnnotator.__init__
+
+    def labelling(self: KubeAnnotator, kube: Any, **kwargs: Any) -> None:
+        init(self, _LabellingKube(kube), **kwargs)
+
+    KubeAnnotator.__init__ = labelling  # type: ignore[method-assign]
+
 
 FLAWS: dict[str, Flaw] = {
     flaw.name: flaw
@@ -271,5 +295,7 @@ FLAWS: dict[str, Flaw] = {
              "extensions", cel_without_extensions),
         Flaw("cel-any-output-type", "a filter whose output is not bool is accepted",
              cel_any_output_type),
+        Flaw("touch-more-than-requested-at", "annotated sources also get a label",
+             touch_more_than_requested_at),
     )
 }

@@ -17,6 +17,8 @@ from reference import api
 
 GROUP, VERSION = api.GROUP, api.VERSION
 SOURCE = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")
+# The label that makes Flux (and the reference) re-reconcile on a Secret change at once.
+WATCHED = {"reconcile.fluxcd.io/watch": "Enabled"}
 
 
 def new_token() -> str:
@@ -25,9 +27,11 @@ def new_token() -> str:
 
 
 def put_secret(api_client: client.ApiClient, namespace: str, token: str,
-               name: str = "webhook-token") -> None:
+               name: str = "webhook-token", labels: dict[str, str] | None = None) -> None:
+    """Create or replace the token Secret (unlabelled unless `labels`), in one write."""
     core = client.CoreV1Api(api_client)
-    body = client.V1Secret(metadata=client.V1ObjectMeta(name=name), string_data={"token": token})
+    body = client.V1Secret(metadata=client.V1ObjectMeta(name=name, labels=labels),
+                           string_data={"token": token})
     try:
         core.create_namespaced_secret(namespace, body)
     except ApiException as exc:

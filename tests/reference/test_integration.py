@@ -16,6 +16,7 @@ from harness.reference_process import ReferenceReceiver
 from reference import api
 
 from .kube_support import (
+    WATCHED,
     condition,
     create_git_repository,
     create_receiver,
@@ -29,6 +30,8 @@ from .kube_support import (
 )
 
 pytestmark = pytest.mark.controlplane
+# Well below the default spec.interval (10m): a path that moves within it moved by the watch.
+INTERVAL_DEFAULT_NOT_REACHED = 30.0
 
 
 @pytest.fixture(scope="module")
@@ -92,23 +95,77 @@ def test_rotating_the_token_moves_the_path(
     reference_receiver: ReferenceReceiver, kube_api: client.ApiClient, namespace: str
 ) -> None:
     old_token, new = new_token(), new_token()
-    put_secret(kube_api, namespace, old_token)
+    put_secret(kube_api, namespace, old_token, labels=WATCHED)
     create_git_repository(kube_api, namespace)
     create_receiver(kube_api, namespace)
     old_path = wait_for_receiver(kube_api, namespace, "github")["status"]["webhookPath"]
     assert github_push(reference_receiver.url + old_path, old_token).status_code == 200
 
     began = time.monotonic()
-    put_secret(kube_api, namespace, new)
+    put_secret(kube_api, namespace, new, labels=WATCHED)
     new_path = api.webhook_path(new, "github", namespace)
     wait_until(
         lambda: get_receiver(kube_api, namespace)["status"].get("webhookPath") == new_path,
-        30, "the Receiver's webhookPath to follow the new token", interval=0.02,
+        INTERVAL_DEFAULT_NOT_REACHED, "the Receiver's webhookPath to follow the new token",
+        interval=0.02,
     )
     print(f"\nnew path in status {time.monotonic() - began:.3f} s after the Secret changed")
     wait_until(lambda: github_push(reference_receiver.url + new_path, new).status_code == 200,
                10, "the new path to be served")
     assert github_push(reference_receiver.url + old_path, old_token).status_code == 404
+
+
+def path_of(kube_api: client.ApiClient, namespace: str) -> str | None:
+    return get_receiver(kube_api, namespace)["status"].get("webhookPath")
+
+
+def stays(probe: Any, seconds: float) -> bool:
+    """Whether `probe()` stays true for `seconds` (checked every 50 ms)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not probe():
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_an_unlabelled_rotation_waits_for_the_interval(
+    reference_receiver: ReferenceReceiver, kube_api: client.ApiClient, namespace: str
+) -> None:
+    old_token, new = new_token(), new_token()
+    put_secret(kube_api, namespace, old_token)
+    create_receiver(kube_api, namespace, interval="4s")
+    old_path = wait_for_receiver(kube_api, namespace, "github")["status"]["webhookPath"]
+
+    put_secret(kube_api, namespace, new)  # no reconcile.fluxcd.io/watch label
+    began = time.monotonic()
+    # A watched Secret moves the path within ~50 ms; this one waits for the interval.
+    assert stays(lambda: path_of(kube_api, namespace) == old_path, 1.5), \
+        "an unlabelled Secret's change re-reconciled the Receiver at once"
+    new_path = api.webhook_path(new, "github", namespace)
+    wait_until(lambda: path_of(kube_api, namespace) == new_path, 4 + 10,
+               "the next interval reconcile to pick up the new token", interval=0.05)
+    print(f"\nunlabelled: new path {time.monotonic() - began:.2f} s after the change")
+
+
+def test_a_wider_selector_watches_every_secret_but_the_excluded(
+    control_plane: Any, kube_api: client.ApiClient, namespace: str
+) -> None:
+    args = ["--watch-configs-label-selector", "owner!=helm", "--log-level", "debug"]
+    with ReferenceReceiver(control_plane.kubeconfig, args):
+        put_secret(kube_api, namespace, new_token())
+        create_receiver(kube_api, namespace)
+        wait_for_receiver(kube_api, namespace, "github")
+
+        token = new_token()
+        put_secret(kube_api, namespace, token)  # unlabelled, yet selected by owner!=helm
+        path = api.webhook_path(token, "github", namespace)
+        wait_until(lambda: path_of(kube_api, namespace) == path, 5,
+                   "an unlabelled Secret's change to be seen at once", interval=0.02)
+
+        put_secret(kube_api, namespace, new_token(), labels={"owner": "helm"})
+        assert stays(lambda: path_of(kube_api, namespace) == path, 1.5), \
+            "a Secret labelled owner=helm re-reconciled the Receiver at once"
 
 
 def test_missing_secret_then_created(
@@ -120,7 +177,7 @@ def test_missing_secret_then_created(
     assert condition(obj, "Reconciling")["reason"] == "ProgressingWithRetry"
 
     token = new_token()
-    put_secret(kube_api, namespace, token)
+    put_secret(kube_api, namespace, token, labels=WATCHED)
     obj = wait_for_receiver(kube_api, namespace, "github")
     assert obj["status"]["webhookPath"] == api.webhook_path(token, "github", namespace)
 
