@@ -25,6 +25,7 @@ import pytest
 
 from harness.flux.build import FluxNotBuilt
 from harness.flux.controllers import ControllerFailed
+from harness.flux.manifests import ManifestsNotFound
 from harness.kube import Kube, api_client
 from harness.reference_process import ReferenceReceiverError
 from harness.report.collector import record_target
@@ -153,7 +154,7 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
         context = embedded_target(plane)
     try:
         started = context.__enter__()
-    except (ReferenceReceiverError, ControllerFailed, FluxNotBuilt) as err:
+    except (ReferenceReceiverError, ControllerFailed, FluxNotBuilt, ManifestsNotFound) as err:
         pytest.exit(f"{name} target did not start: {err}", returncode=2)
     try:
         yield started

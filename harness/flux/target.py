@@ -13,14 +13,16 @@ from contextlib import contextmanager
 
 from harness import versions
 from harness.controlplane import ControlPlane
+from harness.flux import manifests
 from harness.flux.build import CONTROLLERS
-from harness.flux.controllers import FluxControllers
+from harness.flux.controllers import NAMESPACE, FluxControllers
+from harness.kube import Kube, api_client
 from harness.targets.base import Target
 
 # What Flux's controllers give the scenarios beside the API server. Flux cannot trust the
 # suite's own Google signing keys, so gcr's accepted-token scenarios are skipped.
 CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "source-controller",
-                          "kustomize-controller"})
+                          "kustomize-controller", "deployed-receiver"})
 RECEIVER = "notification-controller"
 
 
@@ -28,6 +30,8 @@ RECEIVER = "notification-controller"
 def flux_target(plane: ControlPlane) -> Iterator[Target]:
     """Run Flux's controllers against `plane` for as long as the target is in use."""
     with FluxControllers(plane.kubeconfig, CONTROLLERS) as flux:
+        with api_client(plane.kubeconfig) as api:
+            installed = manifests.install(Kube(api), NAMESPACE)
         capabilities = set(CAPABILITIES)
         if plane.kubectl is not None:
             capabilities.add("kubectl")
@@ -42,7 +46,9 @@ def flux_target(plane: ControlPlane) -> Iterator[Target]:
                 "controllers": ", ".join(
                     f"{name} {versions.FLUX_MODULES[name][1]}" for name in CONTROLLERS),
                 "control plane": f"kube-apiserver {plane.binaries.kube_apiserver.parent}",
+                "install objects": ", ".join(installed),
             },
+            receiver_namespace=NAMESPACE,
             log_tail=lambda: flux.log_tail(RECEIVER),
             kubectl=plane.kubectl,
         )
