@@ -17,6 +17,7 @@ KNOWN_CAPABILITIES = {
     "network-policy-enforcement": "a CNI that enforces NetworkPolicy on real connections",
     "gcr-test-keys": "the receiver trusts the suite's own Google ID-token signing keys",
     "source-controller": "a source controller that handles reconcile requests in status",
+    "kustomize-controller": "a kustomize controller that applies a source's new revision",
 }
 
 
