@@ -23,6 +23,9 @@ from harness.scenario import Scenario
 from harness.targets.base import Target
 
 CONTROLLERS = ["source-controller", "kustomize-controller"]
+# Leader election needs the in-cluster service-account namespace file; outside a pod the
+# controllers refuse to start with it (main's FluxControllers no longer passes the flag).
+NO_LEADER_ELECTION = {name: ["--enable-leader-election=false"] for name in CONTROLLERS}
 SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -82,7 +85,8 @@ def stack(control_plane: ControlPlane) -> Iterator[tuple[Target, GitServer]]:
     if find_controllers(names=CONTROLLERS) is None:
         pytest.skip("Flux's controllers are not built: python -m harness.flux.build")
     with ReferenceReceiver(control_plane.kubeconfig) as receiver, \
-            FluxControllers(control_plane.kubeconfig, CONTROLLERS), GitServer() as git:
+            FluxControllers(control_plane.kubeconfig, CONTROLLERS, NO_LEADER_ELECTION), \
+            GitServer() as git:
         target = Target("embedded", control_plane.kubeconfig, receiver.url,
                         frozenset({"api", *CONTROLLERS}), log_tail=receiver.log_tail)
         yield target, git
