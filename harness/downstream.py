@@ -15,6 +15,7 @@ import copy
 import os
 import re
 import time
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,7 @@ MANIFEST = "configmap.yaml"
 FIRST_APPLY_TIMEOUT = 90.0  # the first fetch and apply, controllers warming up
 REACTION_TIMEOUT = 60.0  # push event -> revision, and -> applied
 # How long a refused push must leave the GitRepository's revision alone. Measured on the
-# embedded target, an accepted push is fetched within about 0.5 s (RC_DOWNSTREAM_QUIET_PERIOD).
+# embedded target, an accepted push is fetched within about 0.15 s (RC_DOWNSTREAM_QUIET_PERIOD).
 DOWNSTREAM_QUIET_PERIOD = max(QUIET_PERIOD,
                               float(os.environ.get("RC_DOWNSTREAM_QUIET_PERIOD", "3")))
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
@@ -119,10 +120,10 @@ class Downstream:
 
     def create_repository(self, name: str, configmap: str, data: Mapping[str, str]) -> None:
         """A repository on the Git server (on the guide's branch) whose first commit holds
-        the ConfigMap `configmap`; named after the scenario's namespace to stay unique."""
+        the ConfigMap `configmap`; its name gets a random suffix, as the server is shared."""
         guide = objects.guide_object(GUIDE_SOURCE, self.namespace)
         self.branch = guide["spec"]["ref"]["branch"]
-        self.repository = f"{self.namespace}-{name}"
+        self.repository = f"{name}-{uuid.uuid4().hex[:8]}"
         self.git.create_repository(self.repository, self.branch)
         self.configmap = configmap
         self.commit(dict(data), "The first revision")
@@ -238,8 +239,7 @@ class Downstream:
                    interval=0.05)
         took = time.monotonic() - self.pushed_at
         interval = duration_seconds(self.interval)
-        self.scenario.timing(name, took, f"the GitRepository's interval ({self.interval})",
-                             interval)
+        self.scenario.timing(name, took, "the GitRepository's interval", interval)
         return took
 
     def _wait(self, probe: Any, timeout: float, what: str, interval: float = 0.1) -> None:
