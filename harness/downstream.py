@@ -16,7 +16,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,7 +24,7 @@ import yaml
 
 from harness.flux import objects
 from harness.gitserver import GitServer
-from harness.kube import wait_until
+from harness.kube import Kube, wait_until
 from harness.scenario import QUIET_PERIOD, Scenario
 from harness.senders import payloads
 
@@ -101,7 +101,7 @@ class Downstream:
     pushed_at: float | None = None  # monotonic time the last push event was sent
 
     @property
-    def kube(self):
+    def kube(self) -> Kube:
         return self.scenario.kube
 
     @property
@@ -195,12 +195,12 @@ class Downstream:
 
     def wait_fetched(self) -> float:
         """Wait until the GitRepository serves the last commit; seconds since the push."""
-        return self._since_push("push → revision", lambda: self.artifact_revision(),
+        return self._since_push("push → revision", self.artifact_revision,
                                 f"GitRepository {self.source}'s artifact revision")
 
     def wait_applied(self) -> float:
         """Wait until the Kustomization has applied the last commit; seconds since the push."""
-        return self._since_push("push → applied", lambda: self.applied_revision(),
+        return self._since_push("push → applied", self.applied_revision,
                                 f"Kustomization {self.kustomization}'s lastAppliedRevision")
 
     def wait_data(self, data: Mapping[str, str]) -> None:
@@ -232,7 +232,7 @@ class Downstream:
 
     # -- internals ----------------------------------------------------------------------
 
-    def _since_push(self, name: str, observe: Any, what: str) -> float:
+    def _since_push(self, name: str, observe: Callable[[], str | None], what: str) -> float:
         assert self.pushed_at is not None, "no push event was sent"
         expected = self.revision()
         self._wait(lambda: observe() == expected, REACTION_TIMEOUT, f"{what} to be {expected}",
@@ -242,7 +242,8 @@ class Downstream:
         self.scenario.timing(name, took, "the GitRepository's interval", interval)
         return took
 
-    def _wait(self, probe: Any, timeout: float, what: str, interval: float = 0.1) -> None:
+    def _wait(self, probe: Callable[[], bool], timeout: float, what: str,
+              interval: float = 0.1) -> None:
         try:
             wait_until(probe, timeout, what, interval=interval, describe=self._describe)
         except AssertionError:

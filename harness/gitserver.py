@@ -270,9 +270,9 @@ class _GitHandler(BaseHTTPRequestHandler):
         except subprocess.TimeoutExpired:
             self._answer(504, b"git http-backend timed out\n", "text/plain", path)
             return
-        head, _, payload = done.stdout.partition(b"\r\n\r\n")
-        if not _:
-            head, _, payload = done.stdout.partition(b"\n\n")
+        head, blank, payload = done.stdout.partition(b"\r\n\r\n")
+        if not blank:
+            head, blank, payload = done.stdout.partition(b"\n\n")
         status, headers = _cgi_headers(head)
         if done.returncode != 0 and not headers:
             self._answer(500, done.stderr[-2000:], "text/plain", path)
