@@ -96,6 +96,15 @@ def _feature(feature: dict[str, Any], scenarios: list[dict[str, Any]]) -> list[s
     return lines
 
 
+def _failure(scenario: dict[str, Any]) -> list[str]:
+    lines = ["**Failure:**", "", "```", scenario.get("error") or "no error message", "```", ""]
+    for item in scenario.get("evidence", []):
+        body = item["body"]
+        text = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
+        lines += [f"**{item['title']}**", "", "```", text, "```", ""]
+    return lines
+
+
 def _timings_table(scenarios: list[dict[str, Any]], named: bool = True) -> list[str]:
     """What each scenario measured, beside the wait it replaces."""
     head = ["Scenario"] if named else []
@@ -105,15 +114,6 @@ def _timings_table(scenarios: list[dict[str, Any]], named: bool = True) -> list[
         name = [_cell(model.display_name(scenario))] if named else []
         for row in model.timing_rows(scenario):
             lines.append("| " + " | ".join([*name, *map(_cell, row)]) + " |")
-    return lines
-
-
-def _failure(scenario: dict[str, Any]) -> list[str]:
-    lines = ["**Failure:**", "", "```", scenario.get("error") or "no error message", "```", ""]
-    for item in scenario.get("evidence", []):
-        body = item["body"]
-        text = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
-        lines += [f"**{item['title']}**", "", "```", text, "```", ""]
     return lines
 
 
