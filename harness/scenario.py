@@ -2,7 +2,7 @@
 
 Steps parse a sentence and call one method here; this class talks to the target's API
 server and its receiver, keeps what the scenario created, and records evidence for the
-report (requests sent, answers and object states observed).
+report (requests sent, answers and object states observed, durations measured).
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from harness.kube import Kube, wait_until
 from harness.targets.base import Target
 
 Evidence = Callable[[str, Any], None]
+# A measured duration: what, seconds, and the wait it replaces (text, seconds) if any.
+Timing = Callable[[str, float, str | None, float | None], None]
 SourceKey = tuple[str, str, str]  # kind, name, namespace
 ANNOTATION_TIMEOUT = 10.0
 CLEANUP_TIMEOUT = 30.0
@@ -42,6 +44,7 @@ class Scenario:
     kube: Kube
     namespace: str
     evidence: Evidence = lambda title, body: None
+    timing: Timing = lambda name, seconds, instead_of, instead_of_seconds: None
     tokens: dict[str, str] = field(default_factory=dict)  # Secret name -> token
     receiver: str | None = None  # the Receiver the last step was about
     sources: list[SourceKey] = field(default_factory=list)

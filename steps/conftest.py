@@ -7,15 +7,19 @@ feature bound in this directory.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import pytest
 
+from harness.gitserver import GitServer
 from harness.kube import Kube
+from harness.report import timings
 from harness.report.evidence import attach
 from harness.scenario import Scenario
 from harness.targets.base import Target
 from steps.common import *  # noqa: F403
+from steps.downstream import *  # noqa: F403
 from steps.exposure import *  # noqa: F403
 from steps.fidelity import *  # noqa: F403
 from steps.kubectl import *  # noqa: F403
@@ -31,6 +35,14 @@ def scenario(
     def evidence(title: str, body: Any) -> None:
         attach(request, title, body)
 
-    state = Scenario(target, target_kube, work_namespace, evidence)
+    state = Scenario(target, target_kube, work_namespace, evidence,
+                     partial(timings.record, request))
     yield state
     state.cleanup(shared=bool(target.namespace))  # a shared namespace is left as found
+
+
+@pytest.fixture(scope="session")
+def git_server() -> Iterator[GitServer]:
+    """A local Git server, started for the first scenario that asks for it."""
+    with GitServer() as git:
+        yield git

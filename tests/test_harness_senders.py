@@ -189,6 +189,14 @@ def test_github_form_encoded_signs_the_raw_form_body() -> None:
     assert json.loads(payload)["ref"] == "refs/heads/master"
 
 
+@pytest.mark.parametrize(("variant", "signed"), [("valid", True), ("wrong signature", False)])
+def test_github_signs_a_given_payload(variant: str, signed: bool) -> None:
+    body = b'{"ref":"refs/heads/main","after":"abc"}'
+    delivery = senders.delivery("github", variant, TOKEN, event="push", payload=body)
+    assert delivery.body == body
+    assert hub_ok(header(delivery, "X-Hub-Signature-256"), body) == signed
+
+
 def test_github_form_signed_over_payload_only_does_not_cover_the_body() -> None:
     delivery = senders.delivery("github", "form signed over payload only", TOKEN)
     payload = parse_qs(delivery.body.decode())["payload"][0].encode()

@@ -24,7 +24,7 @@ import pytest
 from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
-from harness.report import evidence, model
+from harness.report import evidence, model, timings
 
 RESULTS_SCHEMA = 1
 
@@ -160,6 +160,7 @@ class ResultsCollector:
             "skip_reason": skip_reason,
             "error": error,
             "evidence": evidence.collected(item) if outcome == "failed" else [],
+            "timings": timings.collected(item),
         }
 
     def _print_live(self, record: dict[str, Any]) -> None:

@@ -218,6 +218,9 @@ def _scenario(scenario: dict[str, Any]) -> str:
     parts.append('<ol class="steps">')
     parts += [_step(step) for step in scenario["steps"]]
     parts.append("</ol>")
+    if scenario.get("timings"):
+        rows = [list(row) for row in model.timing_rows(scenario)]
+        parts.append(_table([["Measured", "Took", "Instead of"], *rows]))
     for examples in scenario.get("examples", []):
         parts.append(f"<div><b>Examples</b> {escape(examples.get('name') or '')}</div>")
         parts.append(_table([examples["header"], *examples["rows"]]))

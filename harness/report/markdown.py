@@ -59,6 +59,10 @@ def render_markdown(results: dict[str, Any]) -> str:
         ]
         lines.append("")
 
+    timed = [s for s in results["scenarios"] if s.get("timings")]
+    if timed:
+        lines += ["## Timings", "", *_timings_table(timed), ""]
+
     for feature, scenarios in model.by_feature(results):
         lines += _feature(feature, scenarios)
     return "\n".join(lines).rstrip() + "\n"
@@ -92,6 +96,8 @@ def _feature(feature: dict[str, Any], scenarios: list[dict[str, Any]]) -> list[s
                 lines.append("  |" + " --- |" * len(step["datatable"][0]))
                 lines += ["  | " + " | ".join(row) + " |" for row in step["datatable"][1:]]
         lines.append("")
+        if scenario.get("timings"):
+            lines += [*_timings_table([scenario], named=False), ""]
         if scenario["outcome"] == "skipped":
             lines += [f"> Skipped: {scenario.get('skip_reason') or 'no reason given'}", ""]
         if scenario["outcome"] == "failed":
@@ -113,6 +119,18 @@ def _failure(scenario: dict[str, Any]) -> list[str]:
         body = item["body"]
         text = body if isinstance(body, str) else json.dumps(body, indent=2, ensure_ascii=False)
         lines += [f"**{item['title']}**", "", "```", text, "```", ""]
+    return lines
+
+
+def _timings_table(scenarios: list[dict[str, Any]], named: bool = True) -> list[str]:
+    """What each scenario measured, beside the wait it replaces."""
+    head = ["Scenario"] if named else []
+    lines = ["| " + " | ".join([*head, "Measured", "Took", "Instead of"]) + " |",
+             "|" + " --- |" * (len(head) + 3)]
+    for scenario in scenarios:
+        name = [_cell(model.display_name(scenario))] if named else []
+        for row in model.timing_rows(scenario):
+            lines.append("| " + " | ".join([*name, *map(_cell, row)]) + " |")
     return lines
 
 

@@ -156,6 +156,17 @@ def suite_label(suite: dict[str, Any]) -> str:
     return text
 
 
+def timing_rows(scenario: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(what was measured, how long it took, the wait it replaces) per recorded timing."""
+    rows = []
+    for item in scenario.get("timings") or []:
+        instead = item.get("instead_of") or "—"
+        if item.get("instead_of_seconds") is not None:
+            instead += f" ({seconds(item['instead_of_seconds'])})"
+        rows.append((item["name"], seconds(item["seconds"]), instead))
+    return rows
+
+
 def seconds(duration: float | None) -> str:
     if duration is None:
         return "—"

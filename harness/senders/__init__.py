@@ -124,7 +124,8 @@ def delivery(sender_type: str, variant: str, token: str, **context: Any) -> Deli
     """Build the request `sender_type` would send, in the named `variant`.
 
     `context` carries what some types need: `event` (github, gitlab, bitbucket) picks the
-    event and its payload; gcr needs `issuer` (a `gcr.TestGoogleIssuer`), `audience` and
+    event and its payload (github also takes `payload`, the JSON bytes to send instead of
+    the example); gcr needs `issuer` (a `gcr.TestGoogleIssuer`), `audience` and
     `email`.
     """
     headers, body = _variant(sender_type, variant).build(token, context)

@@ -22,8 +22,11 @@ LISTED_EVENTS = ("ping", "push", "package")
 UNLISTED_EVENT = "issues"
 
 
-def _payload(event: str) -> bytes:
-    name = EVENT_PAYLOADS.get(event, "github-push")
+def _payload(context: Context) -> bytes:
+    """The JSON body: `context["payload"]` when given, else the example for the event."""
+    if context.get("payload") is not None:
+        return context["payload"]
+    name = EVENT_PAYLOADS.get(context.get("event", DEFAULT_EVENT), "github-push")
     return payloads.compact(payloads.load(name))
 
 
@@ -38,7 +41,7 @@ def _request(
     secret: str | None = None,
 ) -> Request:
     event = context.get("event", DEFAULT_EVENT)
-    body = _payload(event) if body is None else body
+    body = _payload(context) if body is None else body
     headers: dict[str, str] = {}
     if content_type is not None:
         headers["Content-Type"] = content_type
@@ -63,7 +66,7 @@ def legacy_sha1_only(token: str, context: Context) -> Request:
 
 
 def form_encoded(token: str, context: Context) -> Request:
-    body = form_body(_payload(context.get("event", DEFAULT_EVENT)))
+    body = form_body(_payload(context))
     return _request(token, context, body=body, content_type=FORM)
 
 
@@ -95,7 +98,7 @@ def body_changed(token: str, context: Context) -> Request:
 
 
 def form_signed_over_payload(token: str, context: Context) -> Request:
-    payload = _payload(context.get("event", DEFAULT_EVENT))
+    payload = _payload(context)
     headers, _ = _request(token, context, body=payload, content_type=FORM)
     return headers, form_body(payload)
 
