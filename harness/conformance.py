@@ -19,20 +19,23 @@ from __future__ import annotations
 
 import os
 import uuid
+import warnings
 from collections.abc import Iterator
 
 import pytest
+from kubernetes.client.rest import ApiException
 
 from harness.flux.build import FluxNotBuilt
 from harness.flux.controllers import ControllerFailed
 from harness.flux.manifests import ManifestsNotFound
-from harness.kube import Kube, api_client
+from harness.kube import Kube, Timeout, api_client, wait_until
 from harness.reference_process import ReferenceReceiverError
 from harness.report.collector import record_target
 from harness.targets.base import KNOWN_CAPABILITIES, Target, UnknownCapability, parse_capabilities
 from harness.targets.embedded import embedded_target
 from harness.targets.external import RECEIVER_NAMESPACE, Unreachable, external_target
 
+NAMESPACES_GONE_TIMEOUT = 120.0
 TARGETS = ("embedded", "flux", "kind", "external")
 CAPABILITY_PREFIX = "cap-"
 
@@ -180,8 +183,45 @@ def target_kube(target: Target) -> Iterator[Kube]:
     api.close()
 
 
+@pytest.fixture(scope="session")
+def deleted_namespaces(target_kube: Kube) -> Iterator[list[str]]:
+    """The namespaces the scenarios deleted. At the end of the run, while the receiver still
+    runs to release its finalizers, wait until they (and the `<name>-...` namespaces a
+    scenario added) are really gone: a run leaves nothing Terminating."""
+    names: list[str] = []
+    yield names
+    if names:
+        try:
+            left = wait_namespaces_gone(target_kube, names, NAMESPACES_GONE_TIMEOUT)
+        except ApiException as err:  # e.g. not allowed to list namespaces
+            warnings.warn(f"cannot check that the run's namespaces are gone: {err.reason}",
+                          stacklevel=1)
+            return
+        if left:
+            warnings.warn(f"namespaces still there {NAMESPACES_GONE_TIMEOUT:g} s after the "
+                          f"run deleted them: {', '.join(left)}", stacklevel=1)
+
+
+def wait_namespaces_gone(kube: Kube, names: list[str], timeout: float) -> list[str]:
+    """Wait until no namespace named like `names` (or prefixed `<name>-`) is left; return
+    those still there at the deadline."""
+
+    def left() -> list[str]:
+        return sorted(ns.metadata.name for ns in kube.core.list_namespace().items
+                      if any(ns.metadata.name == n or ns.metadata.name.startswith(n + "-")
+                             for n in names))
+
+    try:
+        wait_until(lambda: not left(), timeout, "the run's namespaces to be gone")
+    except Timeout:
+        return left()
+    return []
+
+
 @pytest.fixture
-def work_namespace(target: Target, target_kube: Kube) -> Iterator[str]:
+def work_namespace(
+    target: Target, target_kube: Kube, deleted_namespaces: list[str]
+) -> Iterator[str]:
     """The namespace a scenario works in: the target's own, or a fresh one."""
     if target.namespace:
         yield target.namespace
@@ -190,3 +230,4 @@ def work_namespace(target: Target, target_kube: Kube) -> Iterator[str]:
     target_kube.create_namespace(name)
     yield name
     target_kube.delete_namespace(name)
+    deleted_namespaces.append(name)
