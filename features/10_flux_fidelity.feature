@@ -9,7 +9,7 @@ Feature: Behaving as Flux does on what Flux accepts
     Given the guide's GitRepository "webapp"
     And a token generated as the guide does, stored in the Secret "webhook-token"
 
-  @core
+  @core @cap-receiver-log
   Scenario: Hostile requests leave neither the token nor the webhook path in the log
     Given a "generic" Receiver "webapp" for the GitRepository "webapp"
     When a hostile client sends malformed requests that carry the token and the webhook path

@@ -18,6 +18,7 @@ KNOWN_CAPABILITIES = {
     "gcr-test-keys": "the receiver trusts the suite's own Google ID-token signing keys",
     "source-controller": "a source controller that handles reconcile requests in status",
     "kustomize-controller": "a kustomize controller that applies a source's new revision",
+    "receiver-log": "the suite reads the receiver's own log (it runs the receiver)",
     "deployed-receiver": "the receiver's Deployment (pods labelled app: notification-controller)"
     " and Service webhook-receiver to inspect: live in the target's cluster, or reference/deploy/"
     " when the target is the reference on the embedded control plane",
