@@ -270,8 +270,12 @@ class Controller:
         for obj in items:
             receiver = api.Receiver.from_dict(obj)
             seen.add(receiver.key)
+            old = self.index.get(receiver.key)
             self.index.put(receiver)
-            self.queue.add(receiver.key)
+            # A relist after a broken watch is not a change: as with events, only new or
+            # changed Receivers are reconciled (Flux's informers do the same).
+            if _wants_reconcile(old, receiver):
+                self.queue.add(receiver.key)
         for receiver in self.index.receivers():
             if receiver.key not in seen:
                 self._forget(receiver.key)

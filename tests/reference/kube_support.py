@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import json
 import os
+import time
 from typing import Any
 
 import requests
@@ -124,3 +125,17 @@ def github_push(url: str, token: str, payload: dict[str, Any] | None = None,
         "X-GitHub-Event": event,
         "X-Hub-Signature-256": f"sha256={signature}",
     })
+
+
+def path_of(kube_api: client.ApiClient, namespace: str) -> str | None:
+    return get_receiver(kube_api, namespace)["status"].get("webhookPath")
+
+
+def stays(probe: Any, seconds: float) -> bool:
+    """Whether `probe()` stays true for `seconds` (checked every 50 ms)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not probe():
+            return False
+        time.sleep(0.05)
+    return True

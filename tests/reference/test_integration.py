@@ -24,8 +24,10 @@ from .kube_support import (
     github_push,
     new_token,
     patch_receiver,
+    path_of,
     put_secret,
     requested_at,
+    stays,
     wait_for_receiver,
 )
 
@@ -115,20 +117,6 @@ def test_rotating_the_token_moves_the_path(
     assert github_push(reference_receiver.url + old_path, old_token).status_code == 404
 
 
-def path_of(kube_api: client.ApiClient, namespace: str) -> str | None:
-    return get_receiver(kube_api, namespace)["status"].get("webhookPath")
-
-
-def stays(probe: Any, seconds: float) -> bool:
-    """Whether `probe()` stays true for `seconds` (checked every 50 ms)."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if not probe():
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def test_an_unlabelled_rotation_waits_for_the_interval(
     reference_receiver: ReferenceReceiver, kube_api: client.ApiClient, namespace: str
 ) -> None:
@@ -146,26 +134,6 @@ def test_an_unlabelled_rotation_waits_for_the_interval(
     wait_until(lambda: path_of(kube_api, namespace) == new_path, 4 + 10,
                "the next interval reconcile to pick up the new token", interval=0.05)
     print(f"\nunlabelled: new path {time.monotonic() - began:.2f} s after the change")
-
-
-def test_a_wider_selector_watches_every_secret_but_the_excluded(
-    control_plane: Any, kube_api: client.ApiClient, namespace: str
-) -> None:
-    args = ["--watch-configs-label-selector", "owner!=helm", "--log-level", "debug"]
-    with ReferenceReceiver(control_plane.kubeconfig, args):
-        put_secret(kube_api, namespace, new_token())
-        create_receiver(kube_api, namespace)
-        wait_for_receiver(kube_api, namespace, "github")
-
-        token = new_token()
-        put_secret(kube_api, namespace, token)  # unlabelled, yet selected by owner!=helm
-        path = api.webhook_path(token, "github", namespace)
-        wait_until(lambda: path_of(kube_api, namespace) == path, 5,
-                   "an unlabelled Secret's change to be seen at once", interval=0.02)
-
-        put_secret(kube_api, namespace, new_token(), labels={"owner": "helm"})
-        assert stays(lambda: path_of(kube_api, namespace) == path, 1.5), \
-            "a Secret labelled owner=helm re-reconciled the Receiver at once"
 
 
 def test_missing_secret_then_created(
