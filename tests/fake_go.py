@@ -81,3 +81,9 @@ class FakeGo:
         if not log.exists():
             return []
         return [json.loads(line)["argv"] for line in log.read_text().splitlines()]
+
+
+def cache_env(tmp_path: Path) -> dict[str, str]:
+    """An environment whose cache is under tmp_path and whose PATH has no `go`."""
+    return {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
+            "PATH": str(tmp_path / "empty-bin")}

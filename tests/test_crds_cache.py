@@ -5,8 +5,6 @@ A fake `go` (tests/fake_go.py) stands in for the module proxy: no network here.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,8 +12,7 @@ import pytest
 from harness import versions
 from harness.controlplane import crds
 from harness.controlplane.crds import CRDsNotFound, ensure_crds
-from harness.paths import REPO_ROOT
-from tests.fake_go import FakeGo
+from tests.fake_go import FakeGo, cache_env
 
 CRD = """---
 apiVersion: apiextensions.k8s.io/v1
@@ -28,11 +25,6 @@ metadata:
 def quiet(_: str) -> None:
     """A log function that drops every line."""
 
-
-def cache_env(tmp_path: Path) -> dict[str, str]:
-    """An environment whose cache is under tmp_path and whose PATH has no `go`."""
-    return {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
-            "PATH": str(tmp_path / "empty-bin")}
 
 
 def fake_module(root: Path, module: str, crd_dir: str | None) -> str:
@@ -130,15 +122,3 @@ def test_a_module_the_proxy_refuses_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CRDsNotFound, match=f"cannot download {module}@{version}: .*not found"):
         ensure_crds(env, go=str(go.path), log=quiet)
     assert not (crds.cache_dir(env) / crds.COMPLETE).exists()
-
-
-def test_command_without_go_or_cache_exits_2_with_one_line(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.controlplane.crds"],
-        cwd=REPO_ROOT, env={**cache_env(tmp_path), "LANG": "C"},
-        capture_output=True, text=True, timeout=60,
-    )
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    assert proc.stderr.startswith("error: Flux's CRDs are not cached")
-    assert proc.stderr.count("\n") == 1

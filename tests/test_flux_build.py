@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,18 +9,12 @@ import pytest
 from harness import versions
 from harness.flux import build
 from harness.flux.build import CONTROLLERS, FluxNotBuilt, ensure_controllers, find_controllers
-from harness.paths import REPO_ROOT
-from tests.fake_go import FakeGo
+from tests.fake_go import FakeGo, cache_env
 
 
 def quiet(_: str) -> None:
     """A log function that drops every line."""
 
-
-def cache_env(tmp_path: Path) -> dict[str, str]:
-    """An environment whose cache is under tmp_path and whose PATH has no `go`."""
-    return {"HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "xdg"),
-            "PATH": str(tmp_path / "empty-bin")}
 
 
 def put_binaries(directory: Path, names: tuple[str, ...], mode: int = 0o755) -> None:
@@ -108,15 +100,3 @@ def test_a_failed_build_names_the_controller(tmp_path: Path) -> None:
                        match=f"building {name} {versions.FLUX_MODULES[name][1]} failed"):
         ensure_controllers(env, go=str(go.path), log=quiet)
     assert find_controllers(env) is None
-
-
-def test_command_without_go_or_cache_exits_2_with_one_line(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "harness.flux.build"],
-        cwd=REPO_ROOT, env={**cache_env(tmp_path), "LANG": "C"},
-        capture_output=True, text=True, timeout=60,
-    )
-    assert proc.returncode == 2
-    assert proc.stdout == ""
-    assert proc.stderr.startswith("error: Flux's controllers are not built")
-    assert proc.stderr.count("\n") == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -12,7 +13,8 @@ import pytest
 
 from harness import gobuild
 from harness.gobuild import BuildFailed, build_module, go_env
-from tests.fake_go import FakeGo
+from harness.paths import REPO_ROOT
+from tests.fake_go import FakeGo, cache_env
 
 
 def quiet(_: str) -> None:
@@ -163,3 +165,21 @@ def test_real_build_of_a_module_whose_replace_points_inside_its_repository(
         assert ran.stdout == "hello from v1.0.0 v1.0.0\n"
     finally:
         subprocess.run([GO, "clean", "-modcache"], env=env, capture_output=True, timeout=60)
+
+
+@pytest.mark.parametrize(("command", "error"), [
+    ("harness.controlplane.crds", "error: Flux's CRDs are not cached"),
+    ("harness.flux.build", "error: Flux's controllers are not built"),
+])
+def test_a_provisioning_command_without_go_or_cache_exits_2_with_one_line(
+    tmp_path: Path, command: str, error: str
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", command],
+        cwd=REPO_ROOT, env={**cache_env(tmp_path), "LANG": "C"},
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    assert proc.stderr.startswith(error)
+    assert proc.stderr.count("\n") == 1
