@@ -33,6 +33,10 @@ PACKAGE = "test_package_events_reach_an_kind_receiver[{}]"
 EVENT_CASE = "test_event_names_match_whatever_their_case[{}]"
 NO_SUCH_PATH = "test_a_path_that_belongs_to_no_receiver_answers_404"
 IMAGE_TAG = "test_the_imagetag_filter_of_fluxs_docs_works_tag_is_result[{}]"
+OIDC_REFUSED = "test_a_bad_id_token_is_refused_and_changes_nothing[{}]"
+OIDC_ACCEPTED = "test_a_valid_id_token_from_the_trusted_issuer_reconciles_the_source"
+# The broken receiver runs on this host, so it reaches the suite's OIDC issuer on 127.0.0.1.
+SUITE_ARGS = ("--capability", "oidc-test-issuer")
 
 GITHUB_BAD_SIGNATURES = [GITHUB_REFUSED.format(v) for v in (
     "with a wrong signature", "without a signature", "with a malformed signature",
@@ -136,6 +140,12 @@ CASES = [
     Teeth("annotate-after-refusing", "gitlab and token",
           (GUIDE_REFUSED.format("GitLab-gitlab-wrong token"),
            GUIDE_REFUSED.format("GitLab-gitlab-missing token")), "refused, yet annotated"),
+    Teeth("oidc-skip-validations", "a_bad_id_token and repository or trusted_issuer",
+          (OIDC_REFUSED.format('for the repository "example-org/other"'),), "expected 400",
+          (OIDC_ACCEPTED,)),
+    Teeth("oidc-accept-expired", "a_bad_id_token and (expired or audience)",
+          (OIDC_REFUSED.format("that expired a minute ago"),), "expected 400",
+          (OIDC_REFUSED.format("for another audience"),)),
 ]
 # Flaws whose scenarios need what the external target lacks (the receiver's log, trust in
 # the suite's Google keys): where else their teeth are shown, or why they are not.
@@ -156,7 +166,8 @@ def from_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
 def reference_run(control_plane: ControlPlane) -> SuiteRun:
     """Every selection below, once, against the unbroken reference receiver."""
     with ReferenceReceiver(control_plane.kubeconfig) as receiver:
-        return run_suite(control_plane.kubeconfig, receiver.url, "-k", EVERY_SELECTION)
+        return run_suite(control_plane.kubeconfig, receiver.url, *SUITE_ARGS,
+                         "-k", EVERY_SELECTION)
 
 
 def test_every_flaw_is_exercised() -> None:
@@ -188,7 +199,8 @@ def test_the_suite_fails_the_flawed_receiver(
     assert not control, "the control run did not pass:\n" + reference_run.explain(control)
 
     with BrokenReceiver(control_plane.kubeconfig, teeth.flaw) as receiver:
-        run = run_suite(control_plane.kubeconfig, receiver.url, "-k", teeth.select)
+        run = run_suite(control_plane.kubeconfig, receiver.url, *SUITE_ARGS,
+                        "-k", teeth.select)
 
     assert set(run.outcomes) == teeth.selected, "-k selected other scenarios:\n" + run.explain()
     holes = [n for n in teeth.must_fail if run.outcomes[n] != "failed"]

@@ -22,7 +22,8 @@ from harness.targets.base import Target
 # deployed-receiver: the reference runs as a process here; its reference/deploy/ manifests,
 # applied to the API server, stand in for the Deployment and Service it would run as.
 CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys",
-                          "deployed-receiver", "source-controller", "kustomize-controller"})
+                          "deployed-receiver", "source-controller", "kustomize-controller",
+                          "oidc-test-issuer"})
 DOWNSTREAM = ("source-controller", "kustomize-controller")
 
 
