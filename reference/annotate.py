@@ -1,4 +1,8 @@
-"""Ask Flux to reconcile: merge-patch `reconcile.fluxcd.io/requestedAt` on each resource."""
+"""Ask Flux to reconcile: merge-patch `reconcile.fluxcd.io/requestedAt` on each resource.
+
+Concurrent requests for one object coalesce: one PATCH in flight, later arrivals share the
+next (reference.coalesce); each is answered once a PATCH that started after it is persisted.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from reference import api
+from reference.coalesce import Coalescer
 from reference.filters import Filter, FilterError, compile_filter
 from reference.kube import Kube, KubeError
 from reference.senders.base import WebhookRequest
@@ -101,6 +106,8 @@ class KubeAnnotator:
         self._no_cross_namespace_refs = no_cross_namespace_refs
         self._timestamps = Timestamps()
         self._plurals: dict[tuple[str, str], str] = {}
+        # Concurrent requests for one object share PATCHes (see reference.coalesce).
+        self._writes = Coalescer(self._kube.patch)
 
     async def annotate(self, receiver: api.Receiver, request: WebhookRequest,
                        claims: Mapping[str, Any] | None = None) -> list[str]:
@@ -186,7 +193,7 @@ class KubeAnnotator:
             return
         body = {"metadata": {"annotations": {api.RECONCILE_ANNOTATION: stamp}}}
         try:
-            await self._kube.patch(f"{base}/{meta['name']}", body)
+            await self._writes.patch(f"{base}/{meta['name']}", body, version=stamp)
         except KubeError as exc:
             raise AnnotationError(
                 f"unable to annotate {obj['kind']} {meta.get('namespace')}/{meta['name']}: {exc}"
