@@ -50,3 +50,13 @@ Feature: Trusting an OIDC issuer, and the flags that narrow what a Receiver may 
     When the CI job sends a valid ID token for the audience "notification-controller" and the ref "refs/heads/main"
     Then the receiver answers 400
     And nothing was annotated
+
+  @extended
+  Scenario: Many pushes at once to one source are each answered once the source is annotated
+    A receiver may write one annotation for pushes that arrive while it is writing one, as
+    long as none is answered 200 before a write that started after it arrived is persisted.
+    Given a token generated as the guide does, stored in the Secret "webhook-token"
+    And a "generic" Receiver "webapp" for the GitRepository "webapp"
+    When 50 generic senders post an event at once
+    Then every one of them is answered 200
+    And the GitRepository "webapp" was already annotated when each answer came

@@ -23,6 +23,7 @@ from steps.common import *  # noqa: F403
 from steps.downstream import *  # noqa: F403
 from steps.exposure import *  # noqa: F403
 from steps.fidelity import *  # noqa: F403
+from steps.flags import *  # noqa: F403
 from steps.kubectl import *  # noqa: F403
 from steps.oidc import *  # noqa: F403
 from steps.other_senders import *  # noqa: F403

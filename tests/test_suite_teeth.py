@@ -146,6 +146,11 @@ CASES = [
     Teeth("oidc-accept-expired", "a_bad_id_token and (expired or audience)",
           (OIDC_REFUSED.format("that expired a minute ago"),), "expected 400",
           (OIDC_REFUSED.format("for another audience"),)),
+    # Writes the annotation a moment after answering: read at each answer, it is not there.
+    Teeth("answer-before-annotating", "many_pushes_at_once or sets_a_new_requestedat",
+          ("test_many_pushes_at_once_to_one_source_are_each_answered_once_the_source_is_"
+           "annotated",), "before the annotation was written",
+          ("test_each_accepted_event_sets_a_new_requestedat_and_nothing_else",)),
 ]
 # Flaws whose scenarios need what the external target lacks (the receiver's log, trust in
 # the suite's Google keys): where else their teeth are shown, or why they are not.

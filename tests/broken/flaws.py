@@ -19,6 +19,7 @@ from aiohttp import web
 
 from reference import annotate, api, filters, logs
 from reference.annotate import KubeAnnotator
+from reference.coalesce import Coalescer
 from reference.index import Index
 from reference.senders import bitbucket, cdevents, generic_oidc, github, gitlab
 from reference.senders._common import hmac_hex, media_type, token
@@ -281,6 +282,23 @@ def oidc_accept_expired() -> None:
     generic_oidc.check_claims = never_expired  # type: ignore[assignment]
 
 
+def answer_before_annotating() -> None:
+    patch = Coalescer.patch
+    pending: set[asyncio.Task[Any]] = set()
+
+    async def later(self: Coalescer, path: str, body: Any, version: str = "") -> Any:
+        await asyncio.sleep(ANNOTATION_LAG)
+        return await patch(self, path, body, version)
+
+    async def in_background(self: Coalescer, path: str, body: Any, version: str = "") -> Any:
+        task = asyncio.create_task(later(self, path, body, version))  # written after the 200
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        return None
+
+    Coalescer.patch = in_background  # type: ignore[method-assign]
+
+
 FLAWS: dict[str, Flaw] = {
     flaw.name: flaw
     for flaw in (
@@ -325,5 +343,7 @@ FLAWS: dict[str, Flaw] = {
              "whatever the provider's CEL validations say", oidc_skip_validations),
         Flaw("oidc-accept-expired", "generic-oidc accepts expired ID tokens",
              oidc_accept_expired),
+        Flaw("answer-before-annotating", "accepted requests are answered 200 before their "
+             "annotation is written", answer_before_annotating),
     )
 }
