@@ -60,3 +60,16 @@ Feature: Trusting an OIDC issuer, and the flags that narrow what a Receiver may 
     When 50 generic senders post an event at once
     Then every one of them is answered 200
     And the GitRepository "webapp" was already annotated when each answer came
+
+  @extended @cap-no-cross-namespace-refs @cap-fresh-namespaces
+  Scenario: With --no-cross-namespace-refs, a source in another namespace is refused
+    Started with `--no-cross-namespace-refs` (multi-tenant clusters), the receiver annotates
+    only sources in the Receiver's own namespace: another namespace's is an error (500),
+    while the Receiver's other sources are still annotated.
+    Given a token generated as the guide does, stored in the Secret "webhook-token"
+    And a GitRepository "webapp" in another namespace
+    And a "generic" Receiver "cross" listing the GitRepository "webapp" in that namespace, then the GitRepository "webapp"
+    When the generic sender posts an event
+    Then the receiver answers 500
+    And the GitRepository "webapp" was annotated
+    And the GitRepository "webapp" in that namespace stays unannotated

@@ -52,3 +52,11 @@ def annotated_before_answer(scenario: Scenario, burst: list[Answer], kind: str,
     before = scenario.before.get(scenario.source_key(kind, name))
     early = sum(1 for a in burst if a.requested_at == before)
     assert not early, f"{early} of {len(burst)} answered 200 before the annotation was written"
+
+
+@then(parsers.parse('the {kind} "{name}" in that namespace stays unannotated'))
+def elsewhere_unannotated(scenario: Scenario, kind: str, name: str) -> None:
+    key = scenario.source_key(kind, name, scenario.other_namespace)
+    scenario.sources = [key]  # watch only that one over the quiet period
+    changed = scenario.changed_sources()
+    assert not changed, f"refused, yet annotated: {changed}"

@@ -81,6 +81,13 @@ class Teeth:
     must_fail: tuple[str, ...]
     reason: str  # in the failure message of every scenario of must_fail
     must_pass: tuple[str, ...] = ()
+    # Flags for the receiver (flawed and control alike) and the capabilities they give.
+    receiver_args: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+
+    @property
+    def suite_args(self) -> tuple[str, ...]:
+        return (*SUITE_ARGS, *(a for c in self.capabilities for a in ("--capability", c)))
 
     @property
     def selected(self) -> set[str]:
@@ -151,6 +158,11 @@ CASES = [
           ("test_many_pushes_at_once_to_one_source_are_each_answered_once_the_source_is_"
            "annotated",), "before the annotation was written",
           ("test_each_accepted_event_sets_a_new_requestedat_and_nothing_else",)),
+    # Runs its receivers with the flag: the refusal scenario needs the capability it gives.
+    Teeth("cross-namespace-despite-flag", "nocrossnamespacerefs",
+          ("test_with_nocrossnamespacerefs_a_source_in_another_namespace_is_refused",),
+          "expected 500", receiver_args=("--no-cross-namespace-refs",),
+          capabilities=("no-cross-namespace-refs",)),
 ]
 # Flaws whose scenarios need what the external target lacks (the receiver's log, trust in
 # the suite's Google keys): where else their teeth are shown, or why they are not.
@@ -158,7 +170,8 @@ CHECKED_ELSEWHERE = {
     "logs-request-bytes": "tests/reference/test_log_redaction.py runs the broken receiver",
     "gcr-envelope-to-filters": "needs gcr-test-keys, which the external target lacks",
 }
-EVERY_SELECTION = " or ".join(f"({case.select})" for case in CASES)
+# The shared control run: the unflagged receiver; flagged cases make their own.
+EVERY_SELECTION = " or ".join(f"({case.select})" for case in CASES if not case.receiver_args)
 
 
 @pytest.fixture
@@ -189,7 +202,7 @@ def test_the_launcher_refuses_an_unknown_flaw() -> None:
 
 @pytest.mark.controlplane
 def test_the_reference_passes_every_selection(reference_run: SuiteRun) -> None:
-    expected = set().union(*(case.selected for case in CASES))
+    expected = set().union(*(case.selected for case in CASES if not case.receiver_args))
     assert reference_run.returncode == 0, reference_run.explain()
     missing = expected - reference_run.named("passed")
     assert not missing, "not passed by the reference:\n" + reference_run.explain(missing)
@@ -200,11 +213,15 @@ def test_the_reference_passes_every_selection(reference_run: SuiteRun) -> None:
 def test_the_suite_fails_the_flawed_receiver(
     teeth: Teeth, control_plane: ControlPlane, reference_run: SuiteRun, from_repo_root: None
 ) -> None:
+    if teeth.receiver_args:  # its own control run, with the same flags
+        with ReferenceReceiver(control_plane.kubeconfig, teeth.receiver_args) as unbroken:
+            reference_run = run_suite(control_plane.kubeconfig, unbroken.url,
+                                      *teeth.suite_args, "-k", teeth.select)
     control = {n for n in teeth.selected if reference_run.outcomes.get(n) != "passed"}
     assert not control, "the control run did not pass:\n" + reference_run.explain(control)
 
-    with BrokenReceiver(control_plane.kubeconfig, teeth.flaw) as receiver:
-        run = run_suite(control_plane.kubeconfig, receiver.url, *SUITE_ARGS,
+    with BrokenReceiver(control_plane.kubeconfig, teeth.flaw, teeth.receiver_args) as receiver:
+        run = run_suite(control_plane.kubeconfig, receiver.url, *teeth.suite_args,
                         "-k", teeth.select)
 
     assert set(run.outcomes) == teeth.selected, "-k selected other scenarios:\n" + run.explain()

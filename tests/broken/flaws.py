@@ -299,6 +299,15 @@ def answer_before_annotating() -> None:
     Coalescer.patch = in_background  # type: ignore[method-assign]
 
 
+def cross_namespace_despite_flag() -> None:
+    init = KubeAnnotator.__init__
+
+    def permissive(self: KubeAnnotator, kube: Any, **kwargs: Any) -> None:
+        init(self, kube, **{**kwargs, "no_cross_namespace_refs": False})
+
+    KubeAnnotator.__init__ = permissive  # type: ignore[method-assign]
+
+
 FLAWS: dict[str, Flaw] = {
     flaw.name: flaw
     for flaw in (
@@ -345,5 +354,7 @@ FLAWS: dict[str, Flaw] = {
              oidc_accept_expired),
         Flaw("answer-before-annotating", "accepted requests are answered 200 before their "
              "annotation is written", answer_before_annotating),
+        Flaw("cross-namespace-despite-flag", "--no-cross-namespace-refs is ignored: sources "
+             "in other namespaces are annotated", cross_namespace_despite_flag),
     )
 }
