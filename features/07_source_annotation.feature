@@ -54,7 +54,7 @@ Feature: Asking the sources to reconcile
     Then the receiver answers 200
     And nothing was annotated
 
-  @cap-fresh-namespaces
+  @cap-fresh-namespaces @without-no-cross-namespace-refs
   Scenario: A source in another namespace
     Given a GitRepository "webapp" in another namespace
     And a "generic" Receiver "cross" for the GitRepository "webapp" in that namespace

@@ -10,9 +10,13 @@ Options (each with an environment variable, the option wins):
                                     capabilities, on top of what the target probes)
   --receiver-namespace NAME         RC_RECEIVER_NAMESPACE (external: where the receiver's
                                     Deployment and Service live; default flux-system)
+  --reference-arg ARG (repeatable)  RC_REFERENCE_ARGS, space-separated (embedded: flags added
+                                    to the reference's command line, e.g.
+                                    --no-cross-namespace-refs, which gives that capability)
 
 Scenarios carry `@cap-<name>` tags; one whose target lacks a capability is skipped with
-the reason, never passed.
+the reason, never passed. `@without-<name>` skips a scenario on targets that have it (the
+behaviour it checks is the one that capability turns off).
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ from harness.targets.external import RECEIVER_NAMESPACE, Unreachable, external_t
 NAMESPACES_GONE_TIMEOUT = 120.0
 TARGETS = ("embedded", "flux", "kind", "external")
 CAPABILITY_PREFIX = "cap-"
+WITHOUT_PREFIX = "without-"
+REFERENCE_ARGS_ENV = "RC_REFERENCE_ARGS"
 
 OPTIONS = {
     "target": ("RC_TARGET", "where the scenarios run: embedded, flux, kind or external"),
@@ -60,6 +66,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     metavar="NAME", help="external target: a capability it has that cannot be "
                     f"probed; repeatable (env {CAPABILITIES_ENV}, comma-separated); one of "
                     + ", ".join(sorted(KNOWN_CAPABILITIES)))
+    group.addoption("--reference-arg", dest="reference_args", action="append", default=[],
+                    metavar="ARG", help="embedded target: a flag added to the reference "
+                    f"receiver's command line; repeatable (env {REFERENCE_ARGS_ENV}, "
+                    "space-separated)")
+
+
+def reference_args(config: pytest.Config) -> list[str]:
+    """--reference-arg values, else RC_REFERENCE_ARGS split on spaces."""
+    given = config.getoption("reference_args", default=None)
+    return list(given) if given else os.environ.get(REFERENCE_ARGS_ENV, "").split()
 
 
 def declared_capabilities(config: pytest.Config) -> frozenset[str]:
@@ -85,12 +101,9 @@ def target_name(config: pytest.Config) -> str:
     return name
 
 
-def required_capabilities(item: pytest.Item) -> list[str]:
-    return sorted(
-        m.name[len(CAPABILITY_PREFIX):]
-        for m in item.iter_markers()
-        if m.name.startswith(CAPABILITY_PREFIX)
-    )
+def required_capabilities(item: pytest.Item, prefix: str = CAPABILITY_PREFIX) -> list[str]:
+    return sorted(m.name[len(prefix):] for m in item.iter_markers()
+                  if m.name.startswith(prefix))
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -102,10 +115,15 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{profile}: conformance profile {profile}")
     for cap, meaning in KNOWN_CAPABILITIES.items():
         config.addinivalue_line("markers", f"{CAPABILITY_PREFIX}{cap}: needs {meaning}")
+        config.addinivalue_line("markers", f"{WITHOUT_PREFIX}{cap}: skipped with {meaning}")
 
 
 def skip_reason(target: Target, item: pytest.Item) -> str | None:
     """Why `item` cannot run on `target`, or None."""
+    present = [c for c in required_capabilities(item, WITHOUT_PREFIX) if not target.lacks(c)]
+    if present:
+        return f"target {target.name} has " + ", ".join(
+            f"{c} ({KNOWN_CAPABILITIES.get(c, 'unknown capability')})" for c in present)
     missing = [c for c in required_capabilities(item) if target.lacks(c)]
     if not missing:
         return None
@@ -154,7 +172,7 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
         context = flux_target(plane)
     else:
-        context = embedded_target(plane)
+        context = embedded_target(plane, reference_args(request.config))
     try:
         started = context.__enter__()
     except (ReferenceReceiverError, ControllerFailed, FluxNotBuilt, ManifestsNotFound) as err:

@@ -1,4 +1,8 @@
-"""Ask Flux to reconcile: merge-patch `reconcile.fluxcd.io/requestedAt` on each resource."""
+"""Ask Flux to reconcile: merge-patch `reconcile.fluxcd.io/requestedAt` on each resource.
+
+Concurrent requests for one object coalesce: one PATCH in flight, later arrivals share the
+next (reference.coalesce); each is answered once a PATCH that started after it is persisted.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from reference import api
-from reference.filters import Filter, FilterError
+from reference.coalesce import Coalescer
+from reference.filters import Filter, FilterError, compile_filter
 from reference.kube import Kube, KubeError
 from reference.senders.base import WebhookRequest
 
@@ -42,7 +47,8 @@ class AnnotationError(Exception):
 class Annotator(Protocol):
     """What the server needs: annotate every resource of a Receiver, return the failures."""
 
-    async def annotate(self, receiver: api.Receiver, request: WebhookRequest) -> list[str]: ...
+    async def annotate(self, receiver: api.Receiver, request: WebhookRequest,
+                       claims: Mapping[str, Any] | None = None) -> list[str]: ...
 
 
 class Timestamps:
@@ -60,8 +66,8 @@ class Timestamps:
 
 
 @lru_cache(maxsize=1024)
-def _compiled(expression: str) -> Filter:
-    return Filter(expression)
+def _compiled(expression: str, claims: bool = False) -> Filter:
+    return compile_filter(expression, claims=claims)
 
 
 def request_body(request: WebhookRequest) -> dict[str, Any]:
@@ -100,18 +106,23 @@ class KubeAnnotator:
         self._no_cross_namespace_refs = no_cross_namespace_refs
         self._timestamps = Timestamps()
         self._plurals: dict[tuple[str, str], str] = {}
+        # Concurrent requests for one object share PATCHes (see reference.coalesce).
+        self._writes = Coalescer(self._kube.patch)
 
-    async def annotate(self, receiver: api.Receiver, request: WebhookRequest) -> list[str]:
-        """Annotate every resource of `receiver`; the messages of those that failed."""
+    async def annotate(self, receiver: api.Receiver, request: WebhookRequest,
+                       claims: Mapping[str, Any] | None = None) -> list[str]:
+        """Annotate every resource of `receiver`; the messages of those that failed.
+
+        `claims` (generic-oidc) are the verified token's, offered to the filters."""
         stamp = self._timestamps.next()
         try:
-            filters = self._filters(receiver)
+            filters = self._filters(receiver, claims is not None)
             req = request_body(request) if any(filters) else {}
         except (AnnotationError, FilterError) as exc:
             return [str(exc)]
         results = await asyncio.gather(
             *(
-                self._annotate_ref(receiver, ref, flt, req, stamp)
+                self._annotate_ref(receiver, ref, flt, req, stamp, claims)
                 for ref, flt in zip(receiver.resources, filters, strict=True)
             ),
             return_exceptions=True,
@@ -124,9 +135,10 @@ class KubeAnnotator:
                 errors.append(f"{ref.kind}/{ref.name}: {result}")
         return errors
 
-    def _filters(self, receiver: api.Receiver) -> list[list[Filter]]:
-        top = [_compiled(receiver.resource_filter)] if receiver.resource_filter else []
-        return [top + ([_compiled(r.filter)] if r.filter else []) for r in receiver.resources]
+    def _filters(self, receiver: api.Receiver, claims: bool = False) -> list[list[Filter]]:
+        top = [_compiled(receiver.resource_filter, claims)] if receiver.resource_filter else []
+        return [top + ([_compiled(r.filter, claims)] if r.filter else [])
+                for r in receiver.resources]
 
     async def _annotate_ref(
         self,
@@ -135,6 +147,7 @@ class KubeAnnotator:
         filters: list[Filter],
         req: Any,
         stamp: str,
+        claims: Mapping[str, Any] | None = None,
     ) -> None:
         namespace = receiver.namespace
         if ref.namespace:
@@ -153,7 +166,7 @@ class KubeAnnotator:
             listing = await self._kube.list(base, labelSelector=selector)
             for item in listing.get("items") or ():
                 obj = {"apiVersion": api_version, "kind": ref.kind, "metadata": item["metadata"]}
-                await self._annotate_one(base, obj, filters, req, stamp)
+                await self._annotate_one(base, obj, filters, req, stamp, claims)
             return
 
         if filters:
@@ -167,19 +180,20 @@ class KubeAnnotator:
         else:
             obj = {"apiVersion": api_version, "kind": ref.kind,
                    "metadata": {"name": ref.name, "namespace": namespace}}
-        await self._annotate_one(base, obj, filters, req, stamp)
+        await self._annotate_one(base, obj, filters, req, stamp, claims)
 
     async def _annotate_one(
-        self, base: str, obj: dict[str, Any], filters: list[Filter], req: Any, stamp: str
+        self, base: str, obj: dict[str, Any], filters: list[Filter], req: Any, stamp: str,
+        claims: Mapping[str, Any] | None = None,
     ) -> None:
         meta = obj["metadata"]
-        if not all(f(obj, req) for f in filters):
+        if not all(f(obj, req, claims) for f in filters):
             log.debug("%s %s/%s not annotated: filter returned false",
                       obj["kind"], meta.get("namespace"), meta["name"])
             return
         body = {"metadata": {"annotations": {api.RECONCILE_ANNOTATION: stamp}}}
         try:
-            await self._kube.patch(f"{base}/{meta['name']}", body)
+            await self._writes.patch(f"{base}/{meta['name']}", body, version=stamp)
         except KubeError as exc:
             raise AnnotationError(
                 f"unable to annotate {obj['kind']} {meta.get('namespace')}/{meta['name']}: {exc}"

@@ -115,6 +115,43 @@ class ResourceRef:
         )
 
 
+DEFAULT_OIDC_AUDIENCE = "notification-controller"
+
+
+@dataclass(frozen=True)
+class OIDCVariable:
+    name: str
+    expression: str
+
+
+@dataclass(frozen=True)
+class OIDCValidation:
+    expression: str
+    message: str
+
+
+@dataclass(frozen=True)
+class OIDCProvider:
+    """One entry of `spec.oidcProviders` (generic-oidc)."""
+
+    issuer_url: str
+    audience: str = DEFAULT_OIDC_AUDIENCE
+    variables: tuple[OIDCVariable, ...] = ()
+    validations: tuple[OIDCValidation, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OIDCProvider:
+        return cls(
+            issuer_url=str(data.get("issuerURL") or ""),
+            audience=str(data.get("audience") or DEFAULT_OIDC_AUDIENCE),
+            variables=tuple(OIDCVariable(str(v.get("name") or ""), str(v.get("expression") or ""))
+                            for v in data.get("variables") or ()),
+            validations=tuple(OIDCValidation(str(v.get("expression") or ""),
+                                             str(v.get("message") or ""))
+                              for v in data.get("validations") or ()),
+        )
+
+
 @dataclass(frozen=True)
 class Receiver:
     """A Receiver object as read from the API server, spec and status parsed."""
@@ -135,6 +172,7 @@ class Receiver:
     interval: float = DEFAULT_INTERVAL_SECONDS
     suspend: bool = False
     has_oidc_providers: bool = False
+    oidc_providers: tuple[OIDCProvider, ...] = ()
     status: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -159,6 +197,8 @@ class Receiver:
             interval=parse_interval(spec.get("interval")),
             suspend=bool(spec.get("suspend")),
             has_oidc_providers=bool(spec.get("oidcProviders")),
+            oidc_providers=tuple(OIDCProvider.from_dict(p)
+                                 for p in spec.get("oidcProviders") or ()),
             status=dict(obj.get("status") or {}),
         )
 

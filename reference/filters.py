@@ -36,11 +36,18 @@ def _sets() -> cel.CelExtension:
     ])
 
 
-_ENV = cel.NewEnv(
-    variables=dict.fromkeys(VARIABLES, _STRUCT),
-    extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional(),
-                ext_encoders.ExtEncoders(), _sets()],
-)
+def new_env(variables: tuple[str, ...]) -> cel.Env:
+    """Flux's CEL environment with these Struct variables."""
+    return cel.NewEnv(
+        variables=dict.fromkeys(variables, _STRUCT),
+        extensions=[ext_strings.ExtStrings(), ext_optional.ExtOptional(),
+                    ext_encoders.ExtEncoders(), _sets()],
+    )
+
+
+_ENV = new_env(VARIABLES)
+# generic-oidc Receivers: their filters also see the verified token's `claims`.
+_CLAIMS_ENV = new_env((*VARIABLES, "claims"))
 
 
 class Filter:
@@ -49,7 +56,7 @@ class Filter:
     def __init__(self, expression: str) -> None:
         self.expression = expression
         try:
-            self._program = _ENV.compile(expression)
+            self._program = self._env().compile(expression)
         except Exception as exc:  # the runtime raises ValueError-like status errors
             raise FilterError(
                 f"failed to parse the CEL expression {expression!r}: {_first_line(exc)}"
@@ -60,8 +67,15 @@ class Filter:
                 f"CEL expression output type mismatch: expected bool, got {output.name().lower()}"
             )
 
-    def __call__(self, res: Mapping[str, Any], req: Mapping[str, Any] | None) -> bool:
+    @staticmethod
+    def _env() -> cel.Env:
+        return _ENV
+
+    def __call__(self, res: Mapping[str, Any], req: Mapping[str, Any] | None,
+                 claims: Mapping[str, Any] | None = None) -> bool:
         data = {"res": as_json(res), "req": as_json(req or {})}
+        if claims is not None:
+            data["claims"] = as_json(claims)
         try:
             result = self._program.eval(data=data)
         except Exception as exc:
@@ -76,9 +90,19 @@ class Filter:
         return value
 
 
-def compile_filter(expression: str) -> Filter:
-    """Compile an expression, raising FilterError when Flux would call it invalid."""
-    return Filter(expression)
+class ClaimsFilter(Filter):
+    """A filter of a generic-oidc Receiver: `claims` is declared beside `res` and `req`."""
+
+    @staticmethod
+    def _env() -> cel.Env:
+        return _CLAIMS_ENV
+
+
+def compile_filter(expression: str, claims: bool = False) -> Filter:
+    """Compile an expression, raising FilterError when Flux would call it invalid.
+
+    `claims` declares the verified OIDC token claims, as Flux does for generic-oidc."""
+    return ClaimsFilter(expression) if claims else Filter(expression)
 
 
 def as_json(value: Any) -> Any:

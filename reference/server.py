@@ -20,7 +20,13 @@ from reference import api
 from reference.annotate import Annotator
 from reference.index import Index
 from reference.metrics import Metrics
-from reference.senders.base import RefusedRequest, Sender, UnsupportedType, WebhookRequest
+from reference.senders.base import (
+    Event,
+    RefusedRequest,
+    Sender,
+    UnsupportedType,
+    WebhookRequest,
+)
 
 log = logging.getLogger("reference.server")
 
@@ -252,11 +258,7 @@ class ReceiverServer:
             method=request.method, headers=_lower_headers(request), body=body
         )
         try:
-            sender = self.senders(receiver.type)
-            secret = self.index.secret_for(receiver)
-            if secret is None:
-                raise RefusedRequest(f"unable to read secret of receiver {receiver.key}")
-            event = await sender.validate(hook_request, secret)
+            event = await self._validate(receiver, hook_request)
         except (RefusedRequest, UnsupportedType) as exc:
             log.info("receiver %s refused a request: %s", receiver.key, exc, extra=where)
             return 400, receiver.type
@@ -270,10 +272,24 @@ class ReceiverServer:
 
         if event.body is not None:
             hook_request = replace(hook_request, body=event.body)
-        errors = await self.annotator.annotate(receiver, hook_request)
+        if event.claims is not None:
+            errors = await self.annotator.annotate(receiver, hook_request, claims=event.claims)
+        else:
+            errors = await self.annotator.annotate(receiver, hook_request)
         for error in errors:
             log.error("receiver %s: %s", receiver.key, error, extra=where)
         return (500 if errors else 200), receiver.type
+
+    async def _validate(self, receiver: api.Receiver, request: WebhookRequest) -> Event:
+        """The sender type's verdict: generic-oidc by its providers, the others by the Secret."""
+        sender = self.senders(receiver.type)
+        if receiver.type == api.GENERIC_OIDC:
+            return await sender.validate(  # type: ignore[call-arg]
+                request, {}, providers=receiver.oidc_providers)
+        secret = self.index.secret_for(receiver)
+        if secret is None:
+            raise RefusedRequest(f"unable to read secret of receiver {receiver.key}")
+        return await sender.validate(request, secret)
 
     async def _read_body(self, request: web.BaseRequest) -> bytes:
         limit = self.limits.max_body_bytes

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from reference import api, redact
+from reference import api, oidc_claims, redact
 from reference.filters import FilterError, compile_filter
 
 TERMINAL_PREFIX = "Reconciliation failed terminally due to configuration error"
@@ -27,22 +27,22 @@ class Outcome:
 
 def config_error(receiver: api.Receiver) -> tuple[str, str] | None:
     """(reason, message) when the spec cannot work whatever the Secret holds, else None."""
+    oidc = receiver.type == api.GENERIC_OIDC
     if receiver.resource_filter:
         try:
-            compile_filter(receiver.resource_filter)
+            compile_filter(receiver.resource_filter, claims=oidc)
         except FilterError as exc:
             return api.INVALID_CEL_EXPRESSION, f"invalid resourceFilter expression: {exc}"
     for i, res in enumerate(receiver.resources):
         if not res.filter:
             continue
         try:
-            compile_filter(res.filter)
+            compile_filter(res.filter, claims=oidc)
         except FilterError as exc:
             return api.INVALID_CEL_EXPRESSION, (
                 f"invalid filter expression for resources[{i}] "
                 f"(kind={res.kind!r}, name={res.name!r}): {exc}"
             )
-    oidc = receiver.type == api.GENERIC_OIDC
     if oidc and not receiver.has_oidc_providers:
         return api.VALIDATION_FAILED, "generic-oidc receiver requires at least one oidcProvider"
     if not oidc and receiver.has_oidc_providers:
@@ -51,15 +51,21 @@ def config_error(receiver: api.Receiver) -> tuple[str, str] | None:
         return api.VALIDATION_FAILED, "secretRef cannot be set when type is generic-oidc"
     if not oidc and not receiver.secret_name:
         return api.VALIDATION_FAILED, "secretRef is required when type is not generic-oidc"
-    if oidc:
-        return api.UNSUPPORTED_TYPE, (
-            "receiver type 'generic-oidc' is not supported by the reference receiver"
-        )
+    invalid = oidc_claims.check_providers(receiver.oidc_providers)
+    if invalid:
+        return api.VALIDATION_FAILED, invalid
+    invalid = oidc_claims.compile_providers(receiver.oidc_providers)
+    if invalid:
+        return api.INVALID_CEL_EXPRESSION, invalid
     return None
 
 
 def token_of(receiver: api.Receiver, secret: Mapping[str, bytes] | None) -> bytes | str:
-    """The token, or a message (str) saying why there is none."""
+    """The token, or a message (str) saying why there is none.
+
+    generic-oidc Receivers have no Secret: their token is empty, as Flux's."""
+    if receiver.type == api.GENERIC_OIDC:
+        return b""
     ref = f"{receiver.namespace}/{receiver.secret_name}"
     if secret is None:
         return (

@@ -17,12 +17,15 @@ from harness.kube import Kube
 from harness.report import timings
 from harness.report.evidence import attach
 from harness.scenario import Scenario
+from harness.senders.oidc import TestOIDCIssuer
 from harness.targets.base import Target
 from steps.common import *  # noqa: F403
 from steps.downstream import *  # noqa: F403
 from steps.exposure import *  # noqa: F403
 from steps.fidelity import *  # noqa: F403
+from steps.flags import *  # noqa: F403
 from steps.kubectl import *  # noqa: F403
+from steps.oidc import *  # noqa: F403
 from steps.other_senders import *  # noqa: F403
 from steps.requests import *  # noqa: F403
 from steps.traffic import *  # noqa: F403
@@ -46,3 +49,10 @@ def git_server() -> Iterator[GitServer]:
     """A local Git server, started for the first scenario that asks for it."""
     with GitServer() as git:
         yield git
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer() -> Iterator[TestOIDCIssuer]:
+    """The suite's OIDC issuer on 127.0.0.1, started for the first scenario that asks."""
+    with TestOIDCIssuer() as issuer:
+        yield issuer

@@ -33,6 +33,10 @@ PACKAGE = "test_package_events_reach_an_kind_receiver[{}]"
 EVENT_CASE = "test_event_names_match_whatever_their_case[{}]"
 NO_SUCH_PATH = "test_a_path_that_belongs_to_no_receiver_answers_404"
 IMAGE_TAG = "test_the_imagetag_filter_of_fluxs_docs_works_tag_is_result[{}]"
+OIDC_REFUSED = "test_a_bad_id_token_is_refused_and_changes_nothing[{}]"
+OIDC_ACCEPTED = "test_a_valid_id_token_from_the_trusted_issuer_reconciles_the_source"
+# The broken receiver runs on this host, so it reaches the suite's OIDC issuer on 127.0.0.1.
+SUITE_ARGS = ("--capability", "oidc-test-issuer")
 
 GITHUB_BAD_SIGNATURES = [GITHUB_REFUSED.format(v) for v in (
     "with a wrong signature", "without a signature", "with a malformed signature",
@@ -77,6 +81,13 @@ class Teeth:
     must_fail: tuple[str, ...]
     reason: str  # in the failure message of every scenario of must_fail
     must_pass: tuple[str, ...] = ()
+    # Flags for the receiver (flawed and control alike) and the capabilities they give.
+    receiver_args: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+
+    @property
+    def suite_args(self) -> tuple[str, ...]:
+        return (*SUITE_ARGS, *(a for c in self.capabilities for a in ("--capability", c)))
 
     @property
     def selected(self) -> set[str]:
@@ -138,6 +149,22 @@ CASES = [
     Teeth("annotate-after-refusing", "gitlab and token",
           (GUIDE_REFUSED.format("GitLab-gitlab-wrong token"),
            GUIDE_REFUSED.format("GitLab-gitlab-missing token")), "refused, yet annotated"),
+    Teeth("oidc-skip-validations", "a_bad_id_token and repository or trusted_issuer",
+          (OIDC_REFUSED.format('for the repository "example-org/other"'),), "expected 400",
+          (OIDC_ACCEPTED,)),
+    Teeth("oidc-accept-expired", "a_bad_id_token and (expired or audience)",
+          (OIDC_REFUSED.format("that expired a minute ago"),), "expected 400",
+          (OIDC_REFUSED.format("for another audience"),)),
+    # Writes the annotation a moment after answering: read at each answer, it is not there.
+    Teeth("answer-before-annotating", "many_pushes_at_once or sets_a_new_requestedat",
+          ("test_many_pushes_at_once_to_one_source_are_each_answered_once_the_source_is_"
+           "annotated",), "before the annotation was written",
+          ("test_each_accepted_event_sets_a_new_requestedat_and_nothing_else",)),
+    # Runs its receivers with the flag: the refusal scenario needs the capability it gives.
+    Teeth("cross-namespace-despite-flag", "nocrossnamespacerefs",
+          ("test_with_nocrossnamespacerefs_a_source_in_another_namespace_is_refused",),
+          "expected 500", receiver_args=("--no-cross-namespace-refs",),
+          capabilities=("no-cross-namespace-refs",)),
 ]
 # Flaws whose scenarios need what the external target lacks (the receiver's log, trust in
 # the suite's Google keys): where else their teeth are shown, or why they are not.
@@ -145,7 +172,8 @@ CHECKED_ELSEWHERE = {
     "logs-request-bytes": "tests/reference/test_log_redaction.py runs the broken receiver",
     "gcr-envelope-to-filters": "needs gcr-test-keys, which the external target lacks",
 }
-EVERY_SELECTION = " or ".join(f"({case.select})" for case in CASES)
+# The shared control run: the unflagged receiver; flagged cases make their own.
+EVERY_SELECTION = " or ".join(f"({case.select})" for case in CASES if not case.receiver_args)
 
 
 @pytest.fixture
@@ -158,7 +186,8 @@ def from_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
 def reference_run(control_plane: ControlPlane) -> SuiteRun:
     """Every selection below, once, against the unbroken reference receiver."""
     with ReferenceReceiver(control_plane.kubeconfig) as receiver:
-        return run_suite(control_plane.kubeconfig, receiver.url, "-k", EVERY_SELECTION)
+        return run_suite(control_plane.kubeconfig, receiver.url, *SUITE_ARGS,
+                         "-k", EVERY_SELECTION)
 
 
 def test_every_flaw_is_exercised() -> None:
@@ -175,7 +204,7 @@ def test_the_launcher_refuses_an_unknown_flaw() -> None:
 
 @pytest.mark.controlplane
 def test_the_reference_passes_every_selection(reference_run: SuiteRun) -> None:
-    expected = set().union(*(case.selected for case in CASES))
+    expected = set().union(*(case.selected for case in CASES if not case.receiver_args))
     assert reference_run.returncode == 0, reference_run.explain()
     missing = expected - reference_run.named("passed")
     assert not missing, "not passed by the reference:\n" + reference_run.explain(missing)
@@ -186,11 +215,16 @@ def test_the_reference_passes_every_selection(reference_run: SuiteRun) -> None:
 def test_the_suite_fails_the_flawed_receiver(
     teeth: Teeth, control_plane: ControlPlane, reference_run: SuiteRun, from_repo_root: None
 ) -> None:
+    if teeth.receiver_args:  # its own control run, with the same flags
+        with ReferenceReceiver(control_plane.kubeconfig, teeth.receiver_args) as unbroken:
+            reference_run = run_suite(control_plane.kubeconfig, unbroken.url,
+                                      *teeth.suite_args, "-k", teeth.select)
     control = {n for n in teeth.selected if reference_run.outcomes.get(n) != "passed"}
     assert not control, "the control run did not pass:\n" + reference_run.explain(control)
 
-    with BrokenReceiver(control_plane.kubeconfig, teeth.flaw) as receiver:
-        run = run_suite(control_plane.kubeconfig, receiver.url, "-k", teeth.select)
+    with BrokenReceiver(control_plane.kubeconfig, teeth.flaw, teeth.receiver_args) as receiver:
+        run = run_suite(control_plane.kubeconfig, receiver.url, *teeth.suite_args,
+                        "-k", teeth.select)
 
     assert set(run.outcomes) == teeth.selected, "-k selected other scenarios:\n" + run.explain()
     holes = [n for n in teeth.must_fail if run.outcomes[n] != "failed"]

@@ -22,7 +22,8 @@ from harness.targets.base import Target
 # What Flux's controllers give the scenarios beside the API server. Flux cannot trust the
 # suite's own Google signing keys, so gcr's accepted-token scenarios are skipped.
 CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "source-controller",
-                          "kustomize-controller", "deployed-receiver", "receiver-log"})
+                          "kustomize-controller", "deployed-receiver", "receiver-log",
+                          "oidc-test-issuer"})
 RECEIVER = "notification-controller"
 
 

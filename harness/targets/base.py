@@ -22,6 +22,8 @@ KNOWN_CAPABILITIES = {
     "deployed-receiver": "the receiver's Deployment (pods labelled app: notification-controller)"
     " and Service webhook-receiver to inspect: live in the target's cluster, or reference/deploy/"
     " when the target is the reference on the embedded control plane",
+    "oidc-test-issuer": "the receiver reaches an OIDC issuer the suite serves on 127.0.0.1 "
+    "(plain HTTP, which Flux accepts) for generic-oidc Receivers",
     "no-cross-namespace-refs": "the receiver runs with --no-cross-namespace-refs (refuses "
     "resources in other namespaces than the Receiver's)",
 }

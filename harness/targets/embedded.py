@@ -9,7 +9,7 @@ kustomize-controller run beside it, so the sources the receiver annotates really
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,22 +23,36 @@ from harness.targets.base import Target
 # applied to the API server, stand in for the Deployment and Service it would run as.
 CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys",
                           "deployed-receiver", "source-controller", "kustomize-controller",
-                          "receiver-log"})
+                          "receiver-log", "oidc-test-issuer"})
 DOWNSTREAM = ("source-controller", "kustomize-controller")
+# Receiver flags (given with --reference-arg) that make the target have a capability.
+FLAG_CAPABILITIES = {"--no-cross-namespace-refs": "no-cross-namespace-refs"}
+
+
+def flag_capabilities(args: Sequence[str]) -> set[str]:
+    """Capabilities the reference's flags give: `--flag` or `--flag=true`."""
+    found = set()
+    for arg in args:
+        flag, _, value = arg.partition("=")
+        if flag in FLAG_CAPABILITIES and value.lower() in ("", "true", "1"):
+            found.add(FLAG_CAPABILITIES[flag])
+    return found
 
 
 @contextmanager
-def embedded_target(plane: ControlPlane) -> Iterator[Target]:
-    """Run the reference receiver against `plane` for as long as the target is in use."""
+def embedded_target(plane: ControlPlane, reference_args: Sequence[str] = ()) -> Iterator[Target]:
+    """Run the reference receiver against `plane` for as long as the target is in use,
+    with `reference_args` added to its command line."""
     from harness.senders.gcr import TestGoogleIssuer
 
     issuer = TestGoogleIssuer()
     with tempfile.TemporaryDirectory(prefix="rc-embedded-") as scratch:
         jwks = Path(scratch) / "google-jwks.json"
         issuer.write_jwks(jwks)
-        receiver = ReferenceReceiver(plane.kubeconfig, ["--google-jwks", str(jwks)])
+        receiver = ReferenceReceiver(plane.kubeconfig,
+                                     ["--google-jwks", str(jwks), *reference_args])
         with receiver, FluxControllers(plane.kubeconfig, DOWNSTREAM):
-            capabilities = set(CAPABILITIES)
+            capabilities = set(CAPABILITIES) | flag_capabilities(reference_args)
             if plane.kubectl is not None:
                 capabilities.add("kubectl")
             yield Target(

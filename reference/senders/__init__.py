@@ -4,8 +4,9 @@ Interface (stable; the server and the reconciler depend on it):
 
 - `sender_for(receiver_type, *, google_keys=None) -> Sender` returns the validator for a
   Receiver `spec.type` (`github`, `gitlab`, `bitbucket`, `harbor`, `generic`, `generic-hmac`,
-  `dockerhub`, `quay`, `nexus`, `acr`, `cdevents`, `gcr`). It raises `UnsupportedType` for
-  `generic-oidc` (valid in the API, not implemented here) and for any unknown type.
+  `dockerhub`, `quay`, `nexus`, `acr`, `cdevents`, `gcr`, `generic-oidc`). It raises
+  `UnsupportedType` for any unknown type. The generic-oidc sender's `validate` also takes the
+  Receiver's `providers` (it has no Secret) and returns the verified claims as `Event.claims`.
   `google_keys` is the `KeySource` the gcr sender verifies ID tokens with; by default one
   process-wide cache of Google's published keys. `key_source_from(location)` builds one from
   an https URL, a `file://` URL or a local JWKS path (for tests).

@@ -56,12 +56,14 @@ class Event:
     `name` is the event type used against `spec.events` (None when the type has no
     event header), `payload` the decoded JSON body offered to CEL filters as `req`.
     `body`, when set, replaces the request body for the filters (gcr: the unwrapped
-    notification, as Flux rewrites the body).
+    notification, as Flux rewrites the body). `claims`, for generic-oidc, are the verified
+    token's claims, offered to the filters as `claims`.
     """
 
     name: str | None = None
     payload: Any = field(default=None)
     body: bytes | None = None
+    claims: Mapping[str, Any] | None = None
 
 
 class Sender(Protocol):

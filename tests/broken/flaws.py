@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -18,8 +19,9 @@ from aiohttp import web
 
 from reference import annotate, api, filters, logs
 from reference.annotate import KubeAnnotator
+from reference.coalesce import Coalescer
 from reference.index import Index
-from reference.senders import bitbucket, cdevents, github, gitlab
+from reference.senders import bitbucket, cdevents, generic_oidc, github, gitlab
 from reference.senders._common import hmac_hex, media_type, token
 from reference.senders.base import RefusedRequest, WebhookRequest
 from reference.senders.gcr import GCRSender
@@ -257,6 +259,55 @@ def touch_more_than_requested_at() -> None:
     KubeAnnotator.__init__ = labelling  # type: ignore[method-assign]
 
 
+class _NoValidations:
+    """A ClaimsProcessor that compiles nothing and accepts every claim set."""
+
+    def __init__(self, provider: Any) -> None:
+        pass
+
+    def evaluate(self, claims: Any) -> None:
+        return None
+
+
+def oidc_skip_validations() -> None:
+    generic_oidc.ClaimsProcessor = _NoValidations  # type: ignore[assignment,misc]
+
+
+def oidc_accept_expired() -> None:
+    check = generic_oidc.check_claims
+
+    def never_expired(claims: Mapping[str, Any], provider: Any, now: float | None = None) -> None:
+        check({**claims, "exp": time.time() + 60}, provider, now)
+
+    generic_oidc.check_claims = never_expired  # type: ignore[assignment]
+
+
+def answer_before_annotating() -> None:
+    patch = Coalescer.patch
+    pending: set[asyncio.Task[Any]] = set()
+
+    async def later(self: Coalescer, path: str, body: Any, version: str = "") -> Any:
+        await asyncio.sleep(ANNOTATION_LAG)
+        return await patch(self, path, body, version)
+
+    async def in_background(self: Coalescer, path: str, body: Any, version: str = "") -> Any:
+        task = asyncio.create_task(later(self, path, body, version))  # written after the 200
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+        return None
+
+    Coalescer.patch = in_background  # type: ignore[method-assign]
+
+
+def cross_namespace_despite_flag() -> None:
+    init = KubeAnnotator.__init__
+
+    def permissive(self: KubeAnnotator, kube: Any, **kwargs: Any) -> None:
+        init(self, kube, **{**kwargs, "no_cross_namespace_refs": False})
+
+    KubeAnnotator.__init__ = permissive  # type: ignore[method-assign]
+
+
 FLAWS: dict[str, Flaw] = {
     flaw.name: flaw
     for flaw in (
@@ -297,5 +348,13 @@ FLAWS: dict[str, Flaw] = {
              cel_any_output_type),
         Flaw("touch-more-than-requested-at", "annotated sources also get a label",
              touch_more_than_requested_at),
+        Flaw("oidc-skip-validations", "generic-oidc accepts any token its issuer signed, "
+             "whatever the provider's CEL validations say", oidc_skip_validations),
+        Flaw("oidc-accept-expired", "generic-oidc accepts expired ID tokens",
+             oidc_accept_expired),
+        Flaw("answer-before-annotating", "accepted requests are answered 200 before their "
+             "annotation is written", answer_before_annotating),
+        Flaw("cross-namespace-despite-flag", "--no-cross-namespace-refs is ignored: sources "
+             "in other namespaces are annotated", cross_namespace_despite_flag),
     )
 }

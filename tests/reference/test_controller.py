@@ -77,6 +77,7 @@ def cond(outcome: status.Outcome, type_: str) -> dict[str, Any] | None:
 
 PATH = api.webhook_path("tok", "github", "apps")
 SECRET = {"token": b"tok"}
+OIDC_PATH = api.webhook_path("", "github", "apps")  # no Secret: name and namespace alone
 
 
 @pytest.mark.parametrize(
@@ -98,7 +99,18 @@ SECRET = {"token": b"tok"}
                      id="undeclared-variable"),
         pytest.param({"type": "generic-oidc", "secretRef": None,
                       "oidcProviders": [{"issuerURL": "https://x"}]}, None, "False",
-                     "UnsupportedType", None, "UnsupportedType", None, None, False,
+                     "ValidationFailed", None, "ValidationFailed", None, None, False,
+                     id="oidc-without-validations"),
+        pytest.param({"type": "generic-oidc", "secretRef": None, "oidcProviders": [
+                          {"issuerURL": "https://x",
+                           "validations": [{"expression": "claims.sub", "message": "m"}]}]},
+                     None, "False", "InvalidCELExpression", None, "InvalidCELExpression", None,
+                     None, False, id="oidc-validation-not-bool"),
+        pytest.param({"type": "generic-oidc", "secretRef": None,
+                      "resourceFilter": "claims.sub == 'x'", "oidcProviders": [
+                          {"issuerURL": "https://x",
+                           "validations": [{"expression": "true", "message": "m"}]}]},
+                     None, "True", "Succeeded", None, None, OIDC_PATH, 600, False,
                      id="generic-oidc"),
         pytest.param({"type": "generic-oidc"}, SECRET, "False", "ValidationFailed", None,
                      "ValidationFailed", None, None, False, id="oidc-without-providers"),

@@ -21,7 +21,7 @@ def test_every_api_type_is_known() -> None:
     assert crd_receiver_types() == RECEIVER_TYPES
 
 
-@pytest.mark.parametrize("receiver_type", sorted(RECEIVER_TYPES - {"generic-oidc"}))
+@pytest.mark.parametrize("receiver_type", sorted(RECEIVER_TYPES))
 def test_sender_for_each_type(receiver_type: str) -> None:
     sender = sender_for(receiver_type, google_keys=StaticKeySource({"keys": []}))
     assert sender.type == receiver_type
@@ -29,7 +29,7 @@ def test_sender_for_each_type(receiver_type: str) -> None:
 
 @pytest.mark.parametrize(
     ("receiver_type", "reason"),
-    [("generic-oidc", "not supported"), ("GitHub", "unknown"), ("", "unknown"),
+    [("GitHub", "unknown"), ("", "unknown"),
      ("bitbucket-cloud", "unknown")],
 )
 def test_unsupported_types(receiver_type: str, reason: str) -> None:

@@ -1,0 +1,79 @@
+"""--no-cross-namespace-refs: the embedded target's flag, its capability, and the annotator."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from harness.conformance import reference_args, skip_reason
+from harness.targets.base import Target
+from harness.targets.embedded import flag_capabilities
+from reference import api
+from reference.annotate import KubeAnnotator
+from reference.senders.base import WebhookRequest
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    ([], set()),
+    (["--no-cross-namespace-refs"], {"no-cross-namespace-refs"}),
+    (["--no-cross-namespace-refs=true"], {"no-cross-namespace-refs"}),
+    (["--no-cross-namespace-refs=false"], set()),
+    (["--log-level", "debug"], set()),
+])
+def test_flags_give_capabilities(args: list[str], expected: set[str]) -> None:
+    assert flag_capabilities(args) == expected
+
+
+def test_reference_args_come_from_the_option_else_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RC_REFERENCE_ARGS", "--no-cross-namespace-refs --log-level debug")
+    config = SimpleNamespace(getoption=lambda name, default=None: [])
+    assert reference_args(config) == ["--no-cross-namespace-refs", "--log-level", "debug"]
+    config = SimpleNamespace(getoption=lambda name, default=None: ["--x"])
+    assert reference_args(config) == ["--x"]
+
+
+class Item:
+    def __init__(self, *markers: str) -> None:
+        self.markers = [SimpleNamespace(name=m) for m in markers]
+
+    def iter_markers(self) -> Any:
+        return iter(self.markers)
+
+
+def test_without_tags_skip_on_targets_that_have_the_capability() -> None:
+    flagged = Target("embedded", None, "", frozenset({"no-cross-namespace-refs"}))  # type: ignore[arg-type]
+    plain = Target("embedded", None, "", frozenset())  # type: ignore[arg-type]
+    allowed = Item("without-no-cross-namespace-refs")
+    refused = Item("cap-no-cross-namespace-refs")
+    assert "has no-cross-namespace-refs" in skip_reason(flagged, allowed)  # type: ignore[arg-type,operator]
+    assert skip_reason(plain, allowed) is None  # type: ignore[arg-type]
+    assert skip_reason(flagged, refused) is None  # type: ignore[arg-type]
+    assert "lacks no-cross-namespace-refs" in skip_reason(plain, refused)  # type: ignore[arg-type,operator]
+
+
+class RecordingKube:
+    def __init__(self) -> None:
+        self.patched: list[str] = []
+
+    async def patch(self, path: str, body: Any, **_: Any) -> Any:
+        self.patched.append(path)
+        return body
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("refuse", [True, False])
+async def test_the_annotator_refuses_other_namespaces_only_with_the_flag(refuse: bool) -> None:
+    kube = RecordingKube()
+    annotator = KubeAnnotator(kube, no_cross_namespace_refs=refuse)  # type: ignore[arg-type]
+    receiver = api.Receiver.from_dict({"metadata": {"name": "r", "namespace": "apps"}, "spec": {
+        "type": "generic", "resources": [
+            {"kind": "GitRepository", "name": "a", "namespace": "other"},
+            {"kind": "GitRepository", "name": "b", "namespace": "apps"}]}})
+    errors = await annotator.annotate(receiver, WebhookRequest("POST", {}, b"{}"))
+    assert sorted(p.split("/namespaces/")[1] for p in kube.patched) == (
+        ["apps/gitrepositories/b"] if refuse else
+        ["apps/gitrepositories/b", "other/gitrepositories/a"])
+    assert bool(errors) is refuse
