@@ -17,7 +17,7 @@ TYPES = ("generic", "generic-hmac", "generic-oidc", "github", "gitlab", "bitbuck
 # Each side holds Secrets of these names: two tokens, one without a `token` key; "absent"
 # names none.
 TOKENS = {"token-a": "a3f1c0de5b7e4d2a9c8b6f0e1d2c3b4a5f6e7d8c", "token-b": "b-second-token"}
-SECRETS = ("token-a",) * 6 + ("token-b", "no-token", "absent")
+SECRETS = ("token-a",) * 10 + ("token-b", "no-token", "absent")
 KINDS = ("GitRepository", "GitRepository", "GitRepository", "OCIRepository", "HelmRepository",
          "Kustomization", "Bucket", "ImageRepository")
 NAMES = ("app", "infra", "web", "charts", "repo", "apps", "shared", "missing")
@@ -61,8 +61,7 @@ MUTATIONS = 9
 CONTENT_TYPES = ("application/json", "application/json", "application/json",
                  "application/json; charset=utf-8", "application/x-www-form-urlencoded",
                  "text/plain", None, "Application/JSON", "application/json, text/plain")
-PATHS = ("own", "own", "own", "own", "own", "own", "unknown", "query", "trailing-slash",
-         "upper")
+PATHS = ("own",) * 12 + ("unknown", "query", "trailing-slash", "upper")
 CASINGS = ("canonical", "canonical", "lower", "upper")
 MAX_BODY = 3 * 1024 * 1024
 
