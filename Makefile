@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 REPORT ?= reports
 
-.PHONY: conformance conformance-flux verified test venv binaries lint bench clean
+.PHONY: conformance conformance-flux verified test venv binaries lint bench clean diff
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ conformance: binaries
 # The same scenarios against Flux's own notification-controller.
 conformance-flux: binaries
 	$(VENV)/bin/receiver-conformance run --target flux --profile all --report-dir $(REPORT)/flux
+
+# Generated Receivers and requests, the reference against Flux on one control plane: a
+# fixed seed and a budget for CI (about 3 minutes); the report lists every disagreement.
+diff: binaries
+	$(VENV)/bin/receiver-conformance diff --left reference --right flux --seed 1 \
+		--examples 600 --receivers 30 --max-time 150 --shrink-time 20 --report-dir $(REPORT)/diff
 
 # The README's "verified against" table, from real runs of both targets.
 verified: binaries

@@ -45,7 +45,58 @@ def build_parser() -> argparse.ArgumentParser:
     _add_docs_command(commands)
     _add_cluster_commands(commands)
     _add_verified_command(commands)
+    _add_diff_command(commands)
     return parser
+
+
+def _add_diff_command(commands: argparse._SubParsersAction) -> None:
+    diff = commands.add_parser(
+        "diff",
+        help="generated Receivers and requests against two implementations, compared",
+        description="Hypothesis generates a pool of Receivers and requests against it; both "
+        "implementations run on one embedded control plane, each watching its own "
+        "namespace. Every disagreement is shrunk and written as a Gherkin scenario. Exit "
+        "status: 0, or 1 with --fail-on-disagreement when one was found; 2 on bad usage.",
+    )
+    choices = ("reference", "flux")
+    diff.add_argument("--left", choices=choices, default="reference")
+    diff.add_argument("--right", choices=choices, default="flux")
+    diff.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    diff.add_argument("--examples", type=_positive, default=500,
+                      help="requests to generate (default 500; shrinking not counted)")
+    diff.add_argument("--receivers", type=_positive, default=50,
+                      help="Receivers in the pool (default 50)")
+    diff.add_argument("--max-time", type=float, default=600.0, metavar="S",
+                      help="stop the search after S seconds (default 600)")
+    diff.add_argument("--shrink-time", type=float, default=60.0, metavar="S",
+                      help="shrink each disagreement for at most S seconds (default 60)")
+    diff.add_argument("--report-dir", type=Path, default=Path("diff-report"))
+    diff.add_argument("--fail-on-disagreement", action="store_true")
+    diff.set_defaults(handler=command_diff)
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not a positive number")
+    return number
+
+
+def command_diff(args: argparse.Namespace) -> int:
+    from harness.diff.runner import Budget
+    from harness.diff.session import diff
+
+    if args.max_time <= 0 or args.shrink_time < 0:
+        return _fail(EXIT_USAGE, "--max-time must be positive and --shrink-time not negative")
+    budget = Budget(seed=args.seed, examples=args.examples, receivers=args.receivers,
+                    max_time=args.max_time, shrink_time=args.shrink_time)
+    try:
+        run = diff(args.left, args.right, budget, args.report_dir.resolve())
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
+    if args.fail_on_disagreement and run.findings:
+        return EXIT_NOT_PASSED
+    return EXIT_OK
 
 
 def _add_verified_command(commands: argparse._SubParsersAction) -> None:

@@ -83,7 +83,8 @@ class FluxControllers:
 
     def __init__(self, kubeconfig: Path, names: Sequence[str] = CONTROLLERS,
                  extra_args: dict[str, list[str]] | None = None,
-                 log_dir: Path | None = None) -> None:
+                 log_dir: Path | None = None,
+                 runtime_namespace: str = NAMESPACE) -> None:
         unknown = sorted(set(names) - set(PORTS))
         if unknown:
             raise ValueError(f"unknown Flux controller(s): {', '.join(unknown)}")
@@ -91,6 +92,7 @@ class FluxControllers:
         # notification-controller first: the others send it their events.
         self.names = sorted(names, key=lambda n: n != "notification-controller")
         self.extra_args = extra_args or {}
+        self.runtime_namespace = runtime_namespace  # with --watch-all-namespaces=false: watched
         self._log_dir = log_dir
         self._tmp: Path | None = None
         self.running: dict[str, Controller] = {}
@@ -111,7 +113,7 @@ class FluxControllers:
         self._tmp = Path(tempfile.mkdtemp(prefix="rc-flux-"))
         try:
             with api_client(self.kubeconfig) as api:
-                Kube(api).create_namespace(NAMESPACE)
+                Kube(api).create_namespace(self.runtime_namespace)
             for name in self.names:
                 self.running[name] = self._start(name, binaries[name])
             for controller in self.running.values():
@@ -153,7 +155,7 @@ class FluxControllers:
         env = {
             **os.environ,
             "KUBECONFIG": str(self.kubeconfig),
-            "RUNTIME_NAMESPACE": NAMESPACE,
+            "RUNTIME_NAMESPACE": self.runtime_namespace,
             "TMPDIR": str(self._tmp),
             "TUF_ROOT": str(self._tmp / f"{name}-sigstore"),
             "HOME": str(self._tmp),

@@ -1,0 +1,48 @@
+"""A whole diff: control plane, both sides' objects and receivers, the run, the report."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from harness.diff import report, targets
+from harness.diff.cluster import Cluster
+from harness.diff.runner import Budget, DiffRun
+from harness.diff.world import Side
+from harness.kube import api_client
+
+
+def _say(message: str) -> None:
+    print(f"diff: {message}", flush=True)
+
+
+def diff(left: str, right: str, budget: Budget, report_dir: Path) -> DiffRun:
+    """Run `left` and `right` against one embedded control plane; write the report."""
+    from harness.controlplane import ControlPlane
+
+    began = time.monotonic()
+    sides = (Side("left", left), Side("right", right))
+    logs = report_dir / "logs"
+    with ExitStack() as stack:
+        plane = stack.enter_context(ControlPlane(workdir=Path(tempfile.gettempdir()),
+                                                 log=lambda m: print(m, file=sys.stderr)))
+        assert plane.kubeconfig is not None
+        api = stack.enter_context(api_client(plane.kubeconfig))
+        cluster = Cluster(api, sides)
+        cluster.create_namespaces()
+        cluster.populate()
+        urls = {}
+        for side in sides:
+            urls[side.name] = stack.enter_context(
+                targets.running(side, plane.kubeconfig, logs / side.name))
+            _say(f"{side.name}: {side.implementation} watching {side.namespace}")
+        run = DiffRun(cluster, urls, budget, progress=_say)
+        run.run()
+    wall = time.monotonic() - began
+    report.write(run, report_dir, wall)
+    _say(report.figures_line(run, wall))
+    _say(f"report: {report_dir}/report.md")
+    return run
