@@ -20,6 +20,7 @@ from harness.scenario import Scenario
 from harness.targets.base import Target
 from steps.common import *  # noqa: F403
 from steps.downstream import *  # noqa: F403
+from steps.every_rule import *  # noqa: F403
 from steps.exposure import *  # noqa: F403
 from steps.fidelity import *  # noqa: F403
 from steps.kubectl import *  # noqa: F403
