@@ -307,8 +307,9 @@ def reconciling_left_when_ready() -> None:
 
 def observed_generation_frozen() -> None:
     def first_seen(receiver: api.Receiver, outcome: status.Outcome) -> None:
-        if "observedGeneration" in receiver.status:
-            outcome.status["observedGeneration"] = receiver.status["observedGeneration"]
+        first = receiver.status.get("observedGeneration", -1)  # the CRD defaults it to -1
+        if first > 0:
+            outcome.status["observedGeneration"] = first
 
     _wrap_reconcile(first_seen)
 
