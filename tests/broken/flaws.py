@@ -591,7 +591,6 @@ def validate_before_readiness() -> None:
     ReceiverServer._handle = validated_then_503  # type: ignore[method-assign]
 
 
-
 def _bend_filters(bend: Callable[[api.ResourceRef, list[Any], Any], list[Any]]) -> None:
     """`bend(ref, top, own)` gives the filters of one resource (top: resourceFilter's)."""
 
