@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 REPORT ?= reports
 
-.PHONY: conformance conformance-flux verified test venv binaries lint bench clean diff
+.PHONY: conformance conformance-flux verified test venv binaries lint bench clean diff flake
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,13 @@ diff: binaries
 verified: binaries
 	-$(MAKE) conformance conformance-flux
 	$(VENV)/bin/receiver-conformance verified $(REPORT) $(REPORT)/flux --readme README.md
+
+# The whole suite N times on fresh namespaces; lists every scenario whose outcome changed
+# and fails if any did (`make flake N=20 TARGET=flux`).
+N      ?= 20
+TARGET ?= embedded
+flake: binaries
+	$(PY) -m harness.flake --runs $(N) --out $(REPORT)/flake-$(TARGET) -- --target $(TARGET) --profile all
 
 test: binaries
 	$(PY) -m pytest tests steps

@@ -16,9 +16,8 @@ Feature: Asking the sources to reconcile
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
     And nothing but that annotation changed on the GitRepository "webapp"
-    When GitHub sends a signed "push" event
-    Then the receiver answers 200
-    And the GitRepository "webapp" was annotated
+    When GitHub sends three signed "push" events within one second
+    Then each was answered 200 and set a new requestedAt on the GitRepository "webapp"
 
   Scenario: A Receiver reconciles every source it lists
     Given these sources:

@@ -61,6 +61,10 @@ class Scenario:
     secrets: set[str] = field(default_factory=set)  # Secrets created in the namespace
     secret_labels: dict[str, dict[str, str]] = field(default_factory=dict)  # kept on rotation
     other_namespaces: list[str] = field(default_factory=list)  # namespaces it created
+    old_generation: int = 0  # metadata.generation before a spec change
+    reconcile_request: str | None = None  # the requestedAt value asked of a Receiver
+    # (status, every source's requestedAt) after each request of a burst
+    burst: list[tuple[int, dict[SourceKey, str | None]]] = field(default_factory=list)
 
     # -- objects ------------------------------------------------------------------------
 
@@ -249,13 +253,18 @@ class Scenario:
                 objects.REQUESTED_AT)
             self.states[key] = comparable(obj)
 
-    def send(self, delivery: senders.Delivery, path: str | None = None) -> requests.Response:
-        """Send one webhook request to the receiver, after a snapshot of the sources."""
+    def send(self, delivery: senders.Delivery, path: str | None = None,
+             chunk_size: int | None = None) -> requests.Response:
+        """Send one webhook request to the receiver, after a snapshot of the sources (its
+        body in chunks of `chunk_size` bytes if given)."""
         path = path or self.webhook_path()
         self.snapshot()
-        self.evidence("request sent", f"POST {senders.short_path(path)}\n{delivery.describe()}")
+        chunked = f" in chunks of {chunk_size} bytes" if chunk_size else ""
+        self.evidence("request sent",
+                      f"POST {senders.short_path(path)}{chunked}\n{delivery.describe()}")
         try:
-            self.response = senders.send(self.target.receiver_url, path, delivery)
+            self.response = senders.send(self.target.receiver_url, path, delivery,
+                                         chunk_size=chunk_size)
         except requests.RequestException as err:
             self.evidence("no answer", f"{type(err).__name__}: {err}")
             raise AssertionError(f"the receiver did not answer: {type(err).__name__}") from err

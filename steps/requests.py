@@ -130,7 +130,8 @@ def annotated(scenario: Scenario, kind: str, name: str, elsewhere: str | None) -
 @then(parsers.parse('the {kind} "{name}" was not annotated'))
 def not_annotated(scenario: Scenario, kind: str, name: str) -> None:
     key = scenario.source_key(kind, name)
-    assert objects.requested_at(scenario.kube, *key) == scenario.before.get(key)
+    assert objects.requested_at(scenario.kube, *key) == scenario.before.get(key), \
+        f"the {kind} {name} was annotated"
 
 
 @then("every source was annotated")

@@ -67,6 +67,69 @@ GUIDE_BAD_REQUESTS = [GUIDE_REFUSED.format(v) for v in (
     GUIDE_REFUSED.format("Bitbucket Server-bitbucket-unlisted event"),
 ]
 
+# --- every rule (features/13)
+READY_RECEIVER = (
+    "test_a_ready_receiver_carries_fluxs_finalizer_and_is_neither_reconciling_nor_stalled")
+NEW_GENERATION = "test_a_change_to_the_spec_is_observed_the_receiver_reports_its_new_generation"
+FIRST_READY = "test_the_receiver_becomes_ready_and_publishes_its_url"
+RECONCILE_REQUEST = (
+    "test_a_reconcile_request_is_handled_at_once_and_picks_up_an_unlabelled_secrets_new_token")
+DELETED = "test_a_deleted_receiver_lets_go_of_its_finalizer_and_its_path_answers_404"
+LOSES_TOKEN = "test_a_secret_that_loses_its_token_after_ready_change[{}]"
+SECRET_DELETED = LOSES_TOKEN.format('the Secret "webhook-token" is deleted')
+TOKEN_KEY_REMOVED = LOSES_TOKEN.format(
+    'the Secret "webhook-token" is replaced by one holding only a "password" key')
+INVALID_OWN_FILTER = "test_an_invalid_filter_on_one_resource_stalls_the_receiver"
+NO_LONGER_READY = "test_a_receiver_that_is_no_longer_ready_answers_503"
+CORRECTED = "test_correcting_an_invalid_filter_makes_the_receiver_ready_again_no_longer_stalled"
+NEAR_PATH = "test_a_hook_path_that_is_almost_right_answers_404_how[{}]"
+NEAR_PATHS = [NEAR_PATH.format(v) for v in (
+    "in upper-case hex", "with a trailing slash", "without its last character")]
+NEAR_SIGNATURE = "test_a_github_signature_that_is_almost_right_is_refused_how[{}]"
+NEAR_SIGNATURES = [NEAR_SIGNATURE.format(v) for v in (
+    "in base64", "with an upper-case algorithm name", "one hex digit short",
+    "keyed by the token with its last character changed")]
+UPPER_HEX = (
+    "test_a_github_signature_in_uppercase_hex_is_accepted_as_gos_hex_decoder_takes_either_case")
+NEAR_TOKEN = "test_a_token_that_is_almost_right_is_refused_sender_how[{}]"
+NEAR_TOKENS = [NEAR_TOKEN.format(f"{s}-{t}-{v}") for s, t in (("GitLab", "gitlab"),
+                                                              ("Harbor", "harbor"))
+               for v in ("its last character changed", "in upper case",
+                         "without its last character")]
+EVENT_HEADER = "test_the_event_header_decides_and_a_listedevents_receiver_needs_one_case[{}]"
+ANNOUNCED_RELEASE = EVENT_HEADER.format('announced by X-GitHub-Event "release"')
+NO_EVENT_HEADERS = [
+    EVENT_HEADER.format("without an X-GitHub-Event header"),
+    "test_sender_without_its_event_header_is_refused_when_the_receiver_lists_events"
+    "[GitLab-gitlab-X-Gitlab-Event]",
+    "test_sender_without_its_event_header_is_refused_when_the_receiver_lists_events"
+    "[Bitbucket Server-bitbucket-X-Event-Key]",
+]
+NO_EVENTS_LISTED = "test_a_receiver_that_lists_no_events_accepts_every_event"
+NO_EVENT_TYPE = "test_a_type_that_carries_no_event_ignores_the_events_a_receiver_lists"
+OVERSIZE_UNREADY = ("test_a_body_over_3_mib_to_a_suspended_receiver_answers_413",
+                    "test_a_body_over_3_mib_to_a_receiver_that_is_not_ready_answers_413")
+SUSPENDED_BAD_SIGNATURE = "test_a_wrongly_signed_request_to_a_suspended_receiver_answers_503"
+NAMED_FILTERED = "test_a_resource_filter_applies_to_named_resources_too"
+BOTH_FILTERS = "test_a_resources_own_filter_and_the_resource_filter_must_both_hold"
+WILDCARD_FILTERED = "test_a_resource_filter_chooses_among_the_selected_sources"
+OWN_NAMESPACE = "test_a_wildcard_reconciles_the_labelled_sources_of_the_receivers_namespace_only"
+WILDCARD = "test_a_wildcard_name_reconciles_the_sources_its_labels_select"
+KEEPS_ANNOTATIONS = "test_a_sources_own_annotations_are_kept"
+NEW_REQUESTED_AT = "test_each_accepted_event_sets_a_new_requestedat_and_nothing_else"
+CHUNKED = "test_a_signed_push_sent_in_chunks_is_read_whole"
+CHUNKED_OVERSIZE = "test_a_body_over_3_mib_sent_in_chunks_answers_413"
+OTHERS_ANNOTATED = (
+    "test_one_resource_that_cannot_be_annotated_answers_500_yet_the_others_are_annotated")
+SELECTS_NOTHING = "test_a_wildcard_that_selects_nothing_is_not_an_error"
+
+
+def _one_of(selected: list[str], failing: str | tuple[str, ...], reason: str, flaw: str,
+            select: str) -> Teeth:
+    """A Teeth case over an outline's examples: `failing` must fail, the others pass."""
+    fail = (failing,) if isinstance(failing, str) else failing
+    return Teeth(flaw, select, fail, reason, tuple(n for n in selected if n not in fail))
+
 
 class HoleFound(AssertionError):
     """Scenarios that should have failed under a flaw passed."""
@@ -165,6 +228,83 @@ CASES = [
           ("test_with_nocrossnamespacerefs_a_source_in_another_namespace_is_refused",),
           "expected 500", receiver_args=("--no-cross-namespace-refs",),
           capabilities=("no-cross-namespace-refs",)),
+    # --- every rule (features/13)
+    Teeth("finalizer-misnamed", "carries_fluxs_finalizer or lets_go_of_its_finalizer",
+          (READY_RECEIVER,), "finalizers are", (DELETED,)),
+    Teeth("finalizer-never-removed", "lets_go_of_its_finalizer", (DELETED,), "to be gone"),
+    Teeth("serve-deleted-receiver", "lets_go_of_its_finalizer", (DELETED,), "expected 404"),
+    Teeth("reconciling-left-when-ready", "carries_fluxs_finalizer or new_generation",
+          (READY_RECEIVER, NEW_GENERATION), "no Reconciling condition"),
+    Teeth("observed-generation-frozen", "new_generation or becomes_ready_and_publishes",
+          (NEW_GENERATION,), "new generation", (FIRST_READY,)),
+    Teeth("stalled-sticks", "correcting_an_invalid or carries_fluxs_finalizer",
+          (CORRECTED,), "no Stalled condition", (READY_RECEIVER,)),
+    Teeth("last-handled-not-reported", "reconcile_request_is_handled", (RECONCILE_REQUEST,),
+          "lastHandledReconcileAt"),
+    Teeth("reconcile-request-ignored", "reconcile_request_is_handled", (RECONCILE_REQUEST,),
+          "lastHandledReconcileAt"),
+    Teeth("secret-deletions-ignored", "loses_its_token", (SECRET_DELETED,), "TokenNotFound",
+          (TOKEN_KEY_REMOVED,)),
+    Teeth("token-key-kept", "loses_its_token", (TOKEN_KEY_REMOVED,), "TokenNotFound",
+          (SECRET_DELETED,)),
+    Teeth("serve-cleared-path", "loses_its_token", (SECRET_DELETED, TOKEN_KEY_REMOVED),
+          "expected 404"),
+    Teeth("resource-filters-unchecked", "invalid_filter_on_one or no_longer_ready_answers_503",
+          (INVALID_OWN_FILTER,), "Stalled=True", (NO_LONGER_READY,)),
+    _one_of(NEAR_PATHS, NEAR_PATHS[0], "expected 404", "path-case-insensitive",
+            "almost_right_answers_404"),
+    _one_of(NEAR_PATHS, NEAR_PATHS[1], "expected 404", "path-trailing-slash-ignored",
+            "almost_right_answers_404"),
+    _one_of(NEAR_PATHS, NEAR_PATHS[2], "expected 404", "path-prefix-match",
+            "almost_right_answers_404"),
+    _one_of([*NEAR_SIGNATURES, UPPER_HEX], NEAR_SIGNATURES[0], "expected 400",
+            "signature-base64-accepted", "almost_right_is_refused_how or uppercase_hex"),
+    _one_of([*NEAR_SIGNATURES, UPPER_HEX], NEAR_SIGNATURES[1], "expected 400",
+            "signature-algorithm-any-case", "almost_right_is_refused_how or uppercase_hex"),
+    _one_of([*NEAR_SIGNATURES, UPPER_HEX], NEAR_SIGNATURES[2], "expected 400",
+            "signature-prefix-match", "almost_right_is_refused_how or uppercase_hex"),
+    _one_of([*NEAR_SIGNATURES, UPPER_HEX], UPPER_HEX, "expected 200",
+            "signature-hex-case-sensitive", "almost_right_is_refused_how or uppercase_hex"),
+    _one_of(NEAR_TOKENS, (NEAR_TOKENS[1], NEAR_TOKENS[4]), "expected 400",
+            "token-case-insensitive", "token_that_is_almost_right"),
+    _one_of(NEAR_TOKENS, (NEAR_TOKENS[2], NEAR_TOKENS[5]), "expected 400",
+            "token-prefix-accepted", "token_that_is_almost_right"),
+    _one_of([ANNOUNCED_RELEASE, *NO_EVENT_HEADERS], tuple(NO_EVENT_HEADERS), "expected 400",
+            "missing-event-accepted", "event_header_decides or without_its_event_header"),
+    # Guessing from the body also names an event that no header announced.
+    _one_of([ANNOUNCED_RELEASE, *NO_EVENT_HEADERS], (ANNOUNCED_RELEASE, NO_EVENT_HEADERS[0]),
+            "expected 400",
+            "event-from-payload", "event_header_decides or without_its_event_header"),
+    Teeth("push-and-ping-by-default", "lists_no_events or carries_no_event",
+          (NO_EVENTS_LISTED,), "expected 200", (NO_EVENT_TYPE,)),
+    Teeth("events-without-event-type", "lists_no_events or carries_no_event",
+          (NO_EVENT_TYPE,), "expected 200", (NO_EVENTS_LISTED,)),
+    Teeth("readiness-before-body", "3_mib_to_a or wrongly_signed_request",
+          OVERSIZE_UNREADY, "expected 413", (SUSPENDED_BAD_SIGNATURE,)),
+    Teeth("validate-before-readiness", "3_mib_to_a or wrongly_signed_request",
+          (SUSPENDED_BAD_SIGNATURE,), "expected 503", OVERSIZE_UNREADY),
+    Teeth("resource-filter-wildcard-only", "named_resources_too or must_both_hold or chooses_among",
+          (NAMED_FILTERED, BOTH_FILTERS), "was annotated", (WILDCARD_FILTERED,)),
+    Teeth("own-filters-ignored", "must_both_hold or named_resources_too",
+          (BOTH_FILTERS,), "was annotated", (NAMED_FILTERED,)),
+    Teeth("filters-either", "must_both_hold or named_resources_too",
+          (BOTH_FILTERS,), "was annotated", (NAMED_FILTERED,)),
+    Teeth("own-filter-overrides", "must_both_hold or named_resources_too",
+          (BOTH_FILTERS,), "was annotated", (NAMED_FILTERED,)),
+    Teeth("wildcard-all-namespaces", "namespace_only or wildcard_name_reconciles",
+          (OWN_NAMESPACE,), "outside the Receiver's namespace", (WILDCARD,)),
+    Teeth("annotations-replaced", "own_annotations_are_kept or sets_a_new_requestedat",
+          (KEEPS_ANNOTATIONS,), "is gone", (NEW_REQUESTED_AT,)),
+    Teeth("chunked-body-dropped", "in_chunks", (CHUNKED,), "expected 200", (CHUNKED_OVERSIZE,)),
+    Teeth("chunked-body-unlimited", "in_chunks", (CHUNKED_OVERSIZE,), "expected 413",
+          (CHUNKED,)),
+    # Three pushes within one second: two of them always share a second, never by luck.
+    Teeth("second-precision-timestamps", "sets_a_new_requestedat", (NEW_REQUESTED_AT,),
+          "did not change"),
+    Teeth("stop-at-first-failure", "others_are_annotated", (OTHERS_ANNOTATED,),
+          "new requestedAt"),
+    Teeth("empty-wildcard-error", "selects_nothing or wildcard_name_reconciles",
+          (SELECTS_NOTHING,), "expected 200", (WILDCARD,)),
 ]
 # Flaws whose scenarios need what the external target lacks (the receiver's log, trust in
 # the suite's Google keys): where else their teeth are shown, or why they are not.

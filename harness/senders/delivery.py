@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,15 +63,22 @@ class Variant:
     note: str = ""
 
 
-def send(base_url: str, path: str, delivery: Delivery, timeout: float = 10) -> requests.Response:
-    """POST `delivery` to `base_url` + `path` on a real socket; redirects are not followed."""
+def send(base_url: str, path: str, delivery: Delivery, timeout: float = 10,
+         chunk_size: int | None = None) -> requests.Response:
+    """POST `delivery` to `base_url` + `path` on a real socket; redirects are not followed.
+    With `chunk_size`, the body goes out in chunks (Transfer-Encoding: chunked)."""
     if not path.startswith("/"):
         raise ValueError("the path must start with '/'")
     url = base_url.rstrip("/") + path
     return requests.post(
         url,
-        data=delivery.body,
+        data=_chunks(delivery.body, chunk_size) if chunk_size else delivery.body,
         headers=dict(delivery.headers),
         timeout=timeout,
         allow_redirects=False,
     )
+
+
+def _chunks(body: bytes, size: int) -> Iterator[bytes]:
+    for start in range(0, len(body), size):
+        yield body[start:start + size]

@@ -8,22 +8,27 @@ conformance scenarios refuses, so a suite with teeth fails those scenarios.
 from __future__ import annotations
 
 import asyncio
+import base64
+import contextlib
 import re
 import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from reference import annotate, api, filters, logs
-from reference.annotate import KubeAnnotator
+from reference import annotate, api, controller, filters, logs, status
+from reference.annotate import AnnotationError, KubeAnnotator
 from reference.coalesce import Coalescer
 from reference.index import Index
-from reference.senders import bitbucket, cdevents, generic_oidc, github, gitlab
-from reference.senders._common import hmac_hex, media_type, token
-from reference.senders.base import RefusedRequest, WebhookRequest
+from reference.kube import JSON_PATCH, KubeError
+from reference.senders import _common as common
+from reference.senders import bitbucket, cdevents, generic_oidc, github, gitlab, harbor
+from reference.senders._common import HASHES, hmac_hex, media_type, token
+from reference.senders.base import Event, RefusedRequest, WebhookRequest
 from reference.senders.gcr import GCRSender
 from reference.server import Limits, ReceiverServer, TimedRequestHandler
 
@@ -306,6 +311,468 @@ def cross_namespace_despite_flag() -> None:
         init(self, kube, **{**kwargs, "no_cross_namespace_refs": False})
 
     KubeAnnotator.__init__ = permissive  # type: ignore[method-assign]
+# --- every rule (features/13) ---------------------------------------------------------
+# Each bends one rule of /work/shared/receiver-semantics.md that features/13 (or an older
+# scenario named in its Teeth case) pins.
+
+
+def _wrap_reconcile(bend: Callable[[api.Receiver, status.Outcome], None]) -> None:
+    """Let `bend(receiver, outcome)` edit the status every reconcile computes."""
+    compute = status.reconcile
+
+    def bent(receiver: api.Receiver, secret: Any, now: str) -> status.Outcome:
+        outcome = compute(receiver, secret, now)
+        bend(receiver, outcome)
+        return outcome
+
+    status.reconcile = bent  # type: ignore[assignment]
+
+
+def finalizer_misnamed() -> None:
+    api.FINALIZER = "notification.example.com/finalizer"  # type: ignore[misc]
+
+
+def finalizer_never_removed() -> None:
+    async def keep(self: controller.Controller, path: str, receiver: api.Receiver) -> None:
+        return None
+
+    controller.Controller._remove_finalizer = keep  # type: ignore[method-assign]
+
+
+def serve_deleted_receiver() -> None:
+    Index.remove = lambda self, key: None  # type: ignore[method-assign]
+
+
+def reconciling_left_when_ready() -> None:
+    def still_reconciling(receiver: api.Receiver, outcome: status.Outcome) -> None:
+        conditions = outcome.status["conditions"]
+        if any(c["type"] == api.READY and c["status"] == "True" for c in conditions) and \
+                not any(c["type"] == api.RECONCILING for c in conditions):
+            conditions.append({**conditions[0], "type": api.RECONCILING,
+                               "reason": api.PROGRESSING})
+
+    _wrap_reconcile(still_reconciling)
+
+
+def observed_generation_frozen() -> None:
+    def first_seen(receiver: api.Receiver, outcome: status.Outcome) -> None:
+        first = receiver.status.get("observedGeneration", -1)  # the CRD defaults it to -1
+        if first > 0:
+            outcome.status["observedGeneration"] = first
+
+    _wrap_reconcile(first_seen)
+
+
+def stalled_sticks() -> None:
+    def sticky(receiver: api.Receiver, outcome: status.Outcome) -> None:
+        stalled = receiver.condition(api.STALLED)
+        conditions = outcome.status["conditions"]
+        if stalled and not any(c["type"] == api.STALLED for c in conditions):
+            conditions.append(dict(stalled))
+
+    _wrap_reconcile(sticky)
+
+
+def last_handled_not_reported() -> None:
+    _wrap_reconcile(lambda receiver, outcome: outcome.status.pop("lastHandledReconcileAt", None))
+
+
+def reconcile_request_ignored() -> None:
+    def generation_only(old: api.Receiver | None, new: api.Receiver) -> bool:
+        return old is None or old.uid != new.uid or new.deleting or \
+            new.generation != old.generation
+
+    controller._wants_reconcile = generation_only  # type: ignore[assignment]
+
+
+def secret_deletions_ignored() -> None:
+    on_event = controller.Controller._on_secret_event
+
+    def ignore_deleted(self: controller.Controller, kind: str, obj: dict[str, Any]) -> None:
+        if kind != "DELETED":
+            on_event(self, kind, obj)
+
+    controller.Controller._on_secret_event = ignore_deleted  # type: ignore[method-assign]
+
+
+def token_key_kept() -> None:
+    put_secret = Index.put_secret
+
+    def merged(self: Index, key: str, data: Mapping[str, bytes]) -> None:
+        put_secret(self, key, {**(self.secret(key) or {}), **data})  # old keys survive
+
+    Index.put_secret = merged  # type: ignore[method-assign]
+
+
+def serve_cleared_path() -> None:
+    put = Index.put
+
+    def keep_path(self: Index, receiver: api.Receiver) -> bool:
+        old = self.get(receiver.key)
+        stored = put(self, receiver)
+        if stored and old is not None and old.webhook_path and not receiver.webhook_path:
+            self._by_path[old.webhook_path] = receiver.key  # the cleared path still routes
+        return stored
+
+    Index.put = keep_path  # type: ignore[method-assign]
+
+
+def resource_filters_unchecked() -> None:
+    config_error = status.config_error
+
+    def top_level_only(receiver: api.Receiver) -> tuple[str, str] | None:
+        unfiltered = tuple(replace(r, filter=None) for r in receiver.resources)
+        return config_error(replace(receiver, resources=unfiltered))
+
+    status.config_error = top_level_only  # type: ignore[assignment]
+
+
+def _bend_path(bend: Callable[[str], str]) -> None:
+    by_path = Index.by_path
+
+    def lenient(self: Index, path: str) -> api.Receiver | None:
+        return by_path(self, path) or by_path(self, bend(path))
+
+    Index.by_path = lenient  # type: ignore[method-assign]
+
+
+def path_case_insensitive() -> None:
+    _bend_path(str.lower)
+
+
+def path_trailing_slash_ignored() -> None:
+    _bend_path(lambda path: path.rstrip("/"))
+
+
+def path_prefix_match() -> None:
+    by_path = Index.by_path
+
+    def prefix(self: Index, path: str) -> api.Receiver | None:
+        found = by_path(self, path)
+        if found is None and len(path) > len(api.HOOK_PREFIX) + 8:
+            found = next((r for r in self.receivers()
+                          if r.webhook_path and r.webhook_path.startswith(path)), None)
+        return found
+
+    Index.by_path = prefix  # type: ignore[method-assign]
+
+
+SignatureCheck = Callable[[str, str | None, bytes, bytes], None]
+
+
+def _bend_signature(wrap: Callable[[SignatureCheck], SignatureCheck]) -> None:
+    common.check_prefixed_signature = wrap(common.check_prefixed_signature)
+
+
+def signature_base64_accepted() -> None:
+    def wrap(check: SignatureCheck) -> SignatureCheck:
+        def either(header: str, signature: str | None, body: bytes, key: bytes) -> None:
+            algorithm, _, digest = (signature or "").partition("=")
+            if digest and not re.fullmatch(r"[0-9a-fA-F]*", digest):
+                with contextlib.suppress(ValueError):
+                    signature = f"{algorithm}={base64.b64decode(digest).hex()}"
+            check(header, signature, body, key)
+
+        return either
+
+    _bend_signature(wrap)
+
+
+def signature_algorithm_any_case() -> None:
+    def wrap(check: SignatureCheck) -> SignatureCheck:
+        def any_case(header: str, signature: str | None, body: bytes, key: bytes) -> None:
+            algorithm, sep, digest = (signature or "").partition("=")
+            check(header, f"{algorithm.lower()}{sep}{digest}" if sep else signature, body, key)
+
+        return any_case
+
+    _bend_signature(wrap)
+
+
+def signature_prefix_match() -> None:
+    def wrap(check: SignatureCheck) -> SignatureCheck:
+        def prefix(header: str, signature: str | None, body: bytes, key: bytes) -> None:
+            algorithm, _, digest = (signature or "").partition("=")
+            if algorithm in HASHES and digest:
+                expected = hmac_hex(algorithm, key, body)
+                if expected.startswith(digest.lower()):
+                    signature = f"{algorithm}={expected}"  # as many digits as were sent
+            check(header, signature, body, key)
+
+        return prefix
+
+    _bend_signature(wrap)
+
+
+def signature_hex_case_sensitive() -> None:
+    def wrap(check: SignatureCheck) -> SignatureCheck:
+        def lower_only(header: str, signature: str | None, body: bytes, key: bytes) -> None:
+            if signature and signature != signature.lower():
+                raise RefusedRequest(f"the {header} signature does not match the body")
+            check(header, signature, body, key)
+
+        return lower_only
+
+    _bend_signature(wrap)
+
+
+TokenCheck = Callable[[WebhookRequest, str, bytes], None]
+
+
+def _bend_token(wrap: Callable[[TokenCheck], TokenCheck]) -> None:
+    for module in (gitlab, harbor):
+        module.check_header_equals_token = wrap(module.check_header_equals_token)
+
+
+def token_case_insensitive() -> None:
+    def wrap(check: TokenCheck) -> TokenCheck:
+        def any_case(request: WebhookRequest, header: str, expected: bytes) -> None:
+            given = request.header(header)
+            if given is not None and given.lower().encode() == expected.lower():
+                return None
+            return check(request, header, expected)
+
+        return any_case
+
+    _bend_token(wrap)
+
+
+def token_prefix_accepted() -> None:
+    def wrap(check: TokenCheck) -> TokenCheck:
+        def prefix(request: WebhookRequest, header: str, expected: bytes) -> None:
+            given = request.header(header)
+            if given and len(given) > 8 and expected.startswith(given.encode()):
+                return None
+            return check(request, header, expected)
+
+        return prefix
+
+    _bend_token(wrap)
+
+
+def _bend_events(bend: Callable[[api.Receiver, str | None], bool | None]) -> None:
+    """`bend` answers first; None leaves the decision to the reference."""
+    accepts = api.Receiver.accepts_event
+
+    def bent(self: api.Receiver, event: str | None) -> bool:
+        verdict = bend(self, event)
+        return accepts(self, event) if verdict is None else verdict
+
+    api.Receiver.accepts_event = bent  # type: ignore[method-assign]
+
+
+def missing_event_accepted() -> None:
+    _bend_events(lambda receiver, event: True if event == "" else None)
+
+
+def push_and_ping_by_default() -> None:
+    _bend_events(lambda receiver, event: event in ("push", "ping")
+                 if not receiver.events and event is not None else None)
+
+
+def events_without_event_type() -> None:
+    _bend_events(lambda receiver, event: False
+                 if receiver.events and event is None else None)
+
+
+def event_from_payload() -> None:
+    validate = github.GitHubSender.validate
+
+    async def guessed(self: github.GitHubSender, request: WebhookRequest,
+                      secret: Mapping[str, bytes]) -> Event:
+        event = await validate(self, request, secret)
+        payload = event.payload if isinstance(event.payload, dict) else {}
+        if "commits" in payload and "ref" in payload:
+            return replace(event, name="push")  # the body's shape, not the header
+        return event
+
+    github.GitHubSender.validate = guessed  # type: ignore[method-assign]
+
+
+def readiness_before_body() -> None:
+    handle = ReceiverServer._handle
+
+    async def unready_first(self: ReceiverServer, request: web.BaseRequest) -> tuple[int, str]:
+        receiver = self.index.by_path(request.raw_path)
+        if receiver is not None and (receiver.suspend or not receiver.ready):
+            return 503, receiver.type  # before the body is read, whatever its size
+        return await handle(self, request)
+
+    ReceiverServer._handle = unready_first  # type: ignore[method-assign]
+
+
+def validate_before_readiness() -> None:
+    by_path = Index.by_path
+    served = {"conditions": [{"type": api.READY, "status": "True", "reason": api.SUCCEEDED}]}
+    unready: set[str] = set()
+
+    def as_if_ready(self: Index, path: str) -> api.Receiver | None:
+        receiver = by_path(self, path)
+        if receiver is None or (receiver.ready and not receiver.suspend):
+            return receiver
+        unready.add(path)
+        return replace(receiver, suspend=False, status={**receiver.status, **served})
+
+    class Unready(AnnotationError):
+        pass
+
+    annotate_all = KubeAnnotator.annotate
+
+    async def refuse_unready(self: KubeAnnotator, receiver: api.Receiver,
+                             request: WebhookRequest) -> list[str]:
+        if receiver.webhook_path in unready:
+            raise Unready("suspended or not ready")
+        return await annotate_all(self, receiver, request)
+
+    handle = ReceiverServer._handle
+
+    async def validated_then_503(self: ReceiverServer,
+                                 request: web.BaseRequest) -> tuple[int, str]:
+        try:
+            return await handle(self, request)  # 400 when validation fails
+        except Unready:
+            return 503, "unknown"
+        finally:
+            unready.discard(request.raw_path)
+
+    Index.by_path = as_if_ready  # type: ignore[method-assign]
+    KubeAnnotator.annotate = refuse_unready  # type: ignore[method-assign]
+    ReceiverServer._handle = validated_then_503  # type: ignore[method-assign]
+
+
+def _bend_filters(bend: Callable[[api.ResourceRef, list[Any], Any], list[Any]]) -> None:
+    """`bend(ref, top, own)` gives the filters of one resource (top: resourceFilter's)."""
+
+    def filters(self: KubeAnnotator, receiver: api.Receiver) -> list[list[Any]]:
+        top = [annotate._compiled(receiver.resource_filter)] if receiver.resource_filter else []
+        return [bend(r, top, annotate._compiled(r.filter) if r.filter else None)
+                for r in receiver.resources]
+
+    KubeAnnotator._filters = filters  # type: ignore[method-assign]
+
+
+def resource_filter_wildcard_only() -> None:
+    _bend_filters(lambda ref, top, own: (top if ref.name == "*" else []) + ([own] if own else []))
+
+
+def own_filters_ignored() -> None:
+    _bend_filters(lambda ref, top, own: top)
+
+
+def filters_either() -> None:
+    def either(ref: api.ResourceRef, top: list[Any], own: Any) -> list[Any]:
+        if not (top and own):
+            return top + ([own] if own else [])
+        return [lambda obj, req: top[0](obj, req) or own(obj, req)]
+
+    _bend_filters(either)
+
+
+def own_filter_overrides() -> None:
+    _bend_filters(lambda ref, top, own: [own] if own else top)
+
+
+def wildcard_all_namespaces() -> None:
+    annotate_ref = KubeAnnotator._annotate_ref
+
+    async def everywhere(self: KubeAnnotator, receiver: api.Receiver, ref: api.ResourceRef,
+                         filters: list[Any], req: Any, stamp: str) -> None:
+        if ref.name != "*" or not ref.match_labels:
+            return await annotate_ref(self, receiver, ref, filters, req, stamp)
+        api_version = ref.api_version or api.DEFAULT_API_VERSIONS[ref.kind]
+        mine = await self._collection(api_version, ref.kind, receiver.namespace)
+        selector = ",".join(f"{k}={v}" for k, v in sorted(ref.match_labels.items()))
+        listing = await self._kube.list(
+            mine.replace(f"/namespaces/{receiver.namespace}", ""), labelSelector=selector)
+        for item in listing.get("items") or ():
+            base = await self._collection(api_version, ref.kind, item["metadata"]["namespace"])
+            obj = {"apiVersion": api_version, "kind": ref.kind, "metadata": item["metadata"]}
+            await self._annotate_one(base, obj, filters, req, stamp)
+        return None
+
+    KubeAnnotator._annotate_ref = everywhere  # type: ignore[method-assign]
+
+
+class _ReplacingKube(_LabellingKube):
+    """A Kube whose annotation patches replace every annotation the object had."""
+
+    async def patch(self, path: str, body: Any, **kwargs: Any) -> Any:
+        if isinstance(body, dict) and api.RECONCILE_ANNOTATION in str(body):
+            ops = [{"op": "add", "path": "/metadata/annotations",
+                    "value": body["metadata"]["annotations"]}]
+            return await self._kube.patch(path, ops, content_type=JSON_PATCH)
+        return await self._kube.patch(path, body, **kwargs)
+
+
+def annotations_replaced() -> None:
+    init = KubeAnnotator.__init__
+
+    def replacing(self: KubeAnnotator, kube: Any, **kwargs: Any) -> None:
+        init(self, _ReplacingKube(kube), **kwargs)
+
+    KubeAnnotator.__init__ = replacing  # type: ignore[method-assign]
+
+
+def chunked_body_dropped() -> None:
+    read_body = ReceiverServer._read_body
+
+    async def length_only(self: ReceiverServer, request: web.BaseRequest) -> bytes:
+        body = await read_body(self, request)
+        return body if request.content_length is not None else b""  # no length, no body
+
+    ReceiverServer._read_body = length_only  # type: ignore[method-assign]
+
+
+def chunked_body_unlimited() -> None:
+    read_body = ReceiverServer._read_body
+
+    async def declared_only(self: ReceiverServer, request: web.BaseRequest) -> bytes:
+        if request.content_length is not None:
+            return await read_body(self, request)
+        chunks = [chunk async for chunk in request.content.iter_any()]  # no limit
+        if isinstance(request.protocol, TimedRequestHandler):
+            request.protocol.body_read()
+        return b"".join(chunks)
+
+    ReceiverServer._read_body = declared_only  # type: ignore[method-assign]
+
+
+def second_precision_timestamps() -> None:
+    def whole_seconds(self: annotate.Timestamps) -> str:
+        return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    annotate.Timestamps.next = whole_seconds  # type: ignore[method-assign]
+
+
+def stop_at_first_failure() -> None:
+    async def in_turn(self: KubeAnnotator, receiver: api.Receiver,
+                      request: WebhookRequest) -> list[str]:
+        stamp = self._timestamps.next()
+        for ref, flts in zip(receiver.resources, self._filters(receiver), strict=True):
+            try:
+                req = annotate.request_body(request) if flts else {}
+                await self._annotate_ref(receiver, ref, flts, req, stamp)
+            except (AnnotationError, KubeError) as exc:
+                return [f"{ref.kind}/{ref.name}: {exc}"]  # the rest are never tried
+        return []
+
+    KubeAnnotator.annotate = in_turn  # type: ignore[method-assign]
+
+
+def empty_wildcard_error() -> None:
+    annotate_ref = KubeAnnotator._annotate_ref
+
+    async def must_match(self: KubeAnnotator, receiver: api.Receiver, ref: api.ResourceRef,
+                         filters: list[Any], req: Any, stamp: str) -> None:
+        if ref.name == "*" and ref.match_labels:
+            api_version = ref.api_version or api.DEFAULT_API_VERSIONS[ref.kind]
+            base = await self._collection(api_version, ref.kind, receiver.namespace)
+            selector = ",".join(f"{k}={v}" for k, v in sorted(ref.match_labels.items()))
+            if not (await self._kube.list(base, labelSelector=selector)).get("items"):
+                raise AnnotationError(f"no {ref.kind} matches {selector}")
+        return await annotate_ref(self, receiver, ref, filters, req, stamp)
+
+    KubeAnnotator._annotate_ref = must_match  # type: ignore[method-assign]
 
 
 FLAWS: dict[str, Flaw] = {
@@ -356,5 +823,80 @@ FLAWS: dict[str, Flaw] = {
              "annotation is written", answer_before_annotating),
         Flaw("cross-namespace-despite-flag", "--no-cross-namespace-refs is ignored: sources "
              "in other namespaces are annotated", cross_namespace_despite_flag),
+        # --- every rule (features/13)
+        Flaw("finalizer-misnamed", "the Receiver gets a finalizer of another name than "
+             "finalizers.fluxcd.io", finalizer_misnamed),
+        Flaw("finalizer-never-removed", "a deleted Receiver keeps its finalizer and never goes",
+             finalizer_never_removed),
+        Flaw("serve-deleted-receiver", "a deleted Receiver's path keeps serving",
+             serve_deleted_receiver),
+        Flaw("reconciling-left-when-ready", "a Ready Receiver still has Reconciling=True",
+             reconciling_left_when_ready),
+        Flaw("observed-generation-frozen", "status.observedGeneration stays at the first "
+             "generation seen", observed_generation_frozen),
+        Flaw("stalled-sticks", "Stalled stays once the invalid filter is corrected",
+             stalled_sticks),
+        Flaw("last-handled-not-reported", "a reconcile request is never copied into "
+             "status.lastHandledReconcileAt", last_handled_not_reported),
+        Flaw("reconcile-request-ignored", "the requestedAt annotation on a Receiver does not "
+             "reconcile it", reconcile_request_ignored),
+        Flaw("secret-deletions-ignored", "a deleted Secret goes unnoticed: the Receiver stays "
+             "Ready", secret_deletions_ignored),
+        Flaw("token-key-kept", "a token key removed from the Secret is still used",
+             token_key_kept),
+        Flaw("serve-cleared-path", "a path cleared from status still routes (503, not 404)",
+             serve_cleared_path),
+        Flaw("resource-filters-unchecked", "an invalid per-resource filter does not stall the "
+             "Receiver", resource_filters_unchecked),
+        Flaw("path-case-insensitive", "hook paths match whatever their case",
+             path_case_insensitive),
+        Flaw("path-trailing-slash-ignored", "a hook path with a trailing slash is served",
+             path_trailing_slash_ignored),
+        Flaw("path-prefix-match", "a truncated hook path is served", path_prefix_match),
+        Flaw("signature-base64-accepted", "signatures in base64 are accepted",
+             signature_base64_accepted),
+        Flaw("signature-algorithm-any-case", "SHA256= is taken for sha256=",
+             signature_algorithm_any_case),
+        Flaw("signature-prefix-match", "a signature that is a prefix of the right one passes",
+             signature_prefix_match),
+        Flaw("signature-hex-case-sensitive", "a signature in upper-case hex is refused",
+             signature_hex_case_sensitive),
+        Flaw("token-case-insensitive", "gitlab and harbor tokens match whatever their case",
+             token_case_insensitive),
+        Flaw("token-prefix-accepted", "gitlab and harbor accept a prefix of the token",
+             token_prefix_accepted),
+        Flaw("missing-event-accepted", "a request without its event header passes spec.events",
+             missing_event_accepted),
+        Flaw("push-and-ping-by-default", "a Receiver without spec.events accepts only push and "
+             "ping", push_and_ping_by_default),
+        Flaw("events-without-event-type", "spec.events refuses requests of types that carry "
+             "no event", events_without_event_type),
+        Flaw("event-from-payload", "github takes the event from the body's shape, not "
+             "X-GitHub-Event", event_from_payload),
+        Flaw("readiness-before-body", "a suspended or not-Ready Receiver answers 503 before "
+             "the body's size is checked", readiness_before_body),
+        Flaw("validate-before-readiness", "a suspended or not-Ready Receiver validates first: "
+             "400, not 503", validate_before_readiness),
+        Flaw("resource-filter-wildcard-only", "resourceFilter applies to wildcard resources "
+             "only", resource_filter_wildcard_only),
+        Flaw("own-filters-ignored", "per-resource filters are ignored", own_filters_ignored),
+        Flaw("filters-either", "either the resource's filter or resourceFilter suffices",
+             filters_either),
+        Flaw("own-filter-overrides", "a resource's own filter replaces resourceFilter",
+             own_filter_overrides),
+        Flaw("wildcard-all-namespaces", "a wildcard selects labelled objects of every "
+             "namespace", wildcard_all_namespaces),
+        Flaw("annotations-replaced", "annotating drops the source's other annotations",
+             annotations_replaced),
+        Flaw("chunked-body-dropped", "a body without Content-Length is read as empty",
+             chunked_body_dropped),
+        Flaw("chunked-body-unlimited", "the 3 MiB limit applies to Content-Length only",
+             chunked_body_unlimited),
+        Flaw("second-precision-timestamps", "requestedAt has whole seconds: two requests in one "
+             "second leave the same value", second_precision_timestamps),
+        Flaw("stop-at-first-failure", "the first resource that fails stops the others",
+             stop_at_first_failure),
+        Flaw("empty-wildcard-error", "a wildcard that selects nothing answers 500",
+             empty_wildcard_error),
     )
 }
