@@ -73,12 +73,16 @@ Feature: Other senders
       | a generic-hmac sender | generic-hmac | valid sha512 |
 
     Examples: registries and event producers
-      | sender              | type      | variant |
-      | Docker Hub          | dockerhub | valid   |
-      | Quay                | quay      | valid   |
-      | ACR                 | acr       | valid   |
-      | Nexus               | nexus     | valid   |
-      | a CDEvents producer | cdevents  | valid   |
+      | sender              | type      | variant       |
+      | Docker Hub          | dockerhub | valid         |
+      | Docker Hub          | dockerhub | null body     |
+      | Quay                | quay      | valid         |
+      | Quay                | quay      | trailing data |
+      | ACR                 | acr       | valid         |
+      | ACR                 | acr       | null body     |
+      | ACR                 | acr       | trailing data |
+      | Nexus               | nexus     | valid         |
+      | a CDEvents producer | cdevents  | valid         |
 
   @extended
   Scenario Outline: Another system gets its bad request refused, changing nothing

@@ -7,7 +7,6 @@ next (reference.coalesce); each is answered once a PATCH that started after it i
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from typing import Any, Protocol
 from reference import api
 from reference.coalesce import Coalescer
 from reference.filters import Filter, FilterError, compile_filter
+from reference.gojson import go_json
 from reference.kube import Kube, KubeError
 from reference.senders.base import WebhookRequest
 
@@ -78,8 +78,8 @@ def request_body(request: WebhookRequest) -> dict[str, Any]:
     if not _is_json(request.header("content-type") or ""):
         return {}
     try:
-        value = json.loads(request.body)
-    except ValueError as exc:
+        value = go_json(request.body, stream=True)  # Flux: json.NewDecoder(body).Decode
+    except (ValueError, RecursionError) as exc:
         raise AnnotationError(f"failed to parse request body as JSON: {exc}") from None
     if value is None:
         return {}
@@ -101,9 +101,13 @@ def _is_json(content_type: str) -> bool:
 class KubeAnnotator:
     """Annotates resources through the API server."""
 
-    def __init__(self, kube: Kube, *, no_cross_namespace_refs: bool = False) -> None:
+    def __init__(self, kube: Kube, *, no_cross_namespace_refs: bool = False,
+                 namespace: str | None = None) -> None:
         self._kube = kube
         self._no_cross_namespace_refs = no_cross_namespace_refs
+        # Watching one namespace, Flux reads sources through a cache of that namespace only:
+        # any object elsewhere is an error ("unknown namespace for the cache").
+        self._namespace = namespace
         self._timestamps = Timestamps()
         self._plurals: dict[tuple[str, str], str] = {}
         # Concurrent requests for one object share PATCHes (see reference.coalesce).
@@ -154,6 +158,9 @@ class KubeAnnotator:
             if self._no_cross_namespace_refs and ref.namespace != receiver.namespace:
                 raise AnnotationError("cross-namespace references are not allowed")
             namespace = ref.namespace
+        if self._namespace is not None and namespace != self._namespace:
+            raise AnnotationError(f"unknown namespace {namespace!r} for the cache: the "
+                                  f"receiver watches {self._namespace!r} only")
         api_version = ref.api_version or api.DEFAULT_API_VERSIONS.get(ref.kind)
         if not api_version:
             raise AnnotationError(f"apiVersion must be specified for kind {ref.kind!r}")

@@ -59,7 +59,8 @@ async def serve(options: Options) -> int:
     controller = Controller(kube, index, metrics, namespace=options.namespace,
                             watch_configs=selectors.parse(options.watch_configs_label_selector))
     keys = key_source_from(options.google_jwks) if options.google_jwks else None
-    annotator = KubeAnnotator(kube, no_cross_namespace_refs=options.no_cross_namespace_refs)
+    annotator = KubeAnnotator(kube, no_cross_namespace_refs=options.no_cross_namespace_refs,
+                              namespace=options.namespace)
     receiver = ReceiverServer(index, Senders(keys), annotator, metrics, options.limits)
     runners: list[web.AppRunner] = []
     stop = asyncio.Event()

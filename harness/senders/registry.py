@@ -1,7 +1,9 @@
 """Container registries whose webhooks carry no secret (dockerhub, quay, acr).
 
 The receiver only checks that the body decodes as the registry's JSON notification: invalid
-JSON, an empty body, or a field of the wrong JSON type is refused.
+JSON, an empty body, or a field of the wrong JSON type is refused. As Flux decodes the body
+with Go's json.Decoder into a struct, JSON `null` (an empty notification) and data after the
+first JSON value are accepted.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ def variants(payload: str, wrong_type: Callable[[dict[str, Any]], None]) -> dict
     def empty_body(token: str, context: Context) -> Request:
         return dict(JSON_HEADERS), b""
 
+    def null_body(token: str, context: Context) -> Request:
+        return dict(JSON_HEADERS), b"null"
+
+    def trailing_data(token: str, context: Context) -> Request:
+        return dict(JSON_HEADERS), payloads.compact(payloads.load(payload)) + b" x"
+
     def wrong_field_type(token: str, context: Context) -> Request:
         document = copy.deepcopy(payloads.load(payload))
         wrong_type(document)
@@ -38,6 +46,8 @@ def variants(payload: str, wrong_type: Callable[[dict[str, Any]], None]) -> dict
 
     return {
         "valid": Variant(200, valid),
+        "null body": Variant(200, null_body, "JSON null: an empty notification"),
+        "trailing data": Variant(200, trailing_data, "the example followed by ' x'"),
         "invalid JSON": Variant(400, invalid_json, "the example cut short"),
         "empty body": Variant(400, empty_body),
         "wrong field type": Variant(400, wrong_field_type),

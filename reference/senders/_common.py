@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl
+
+from reference.gojson import go_json
 
 from .base import RefusedRequest, WebhookRequest
 
@@ -95,19 +96,19 @@ def media_type(request: WebhookRequest) -> str:
     return match.group(1).lower()
 
 
-def decode_json(body: bytes, what: str) -> Any:
-    """Decode a JSON body or refuse the request, naming `what` was expected."""
+def decode_json(body: bytes, what: str, stream: bool = False) -> Any:
+    """Decode a JSON body (see go_json) or refuse the request, naming `what` was expected."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return go_json(body, stream)
+    except (ValueError, RecursionError):
         raise RefusedRequest(f"the body is not valid JSON ({what})") from None
 
 
 def try_json(body: bytes) -> Any:
     """The decoded JSON body, or None when it is not JSON."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return go_json(body)
+    except (ValueError, RecursionError):
         return None
 
 
@@ -176,9 +177,14 @@ def check_shape(value: Any, shape: Any, where: str = "body") -> None:
                     check_shape(member_value, member_shape, f"{where}.{name}")
 
 
-def registry_payload(body: bytes, shape: Mapping[str, Any], registry: str) -> Any:
-    """Decode a registry's webhook body and check it has that registry's shape."""
-    payload = decode_json(body, f"a {registry} webhook payload")
+def registry_payload(body: bytes, shape: Mapping[str, Any], registry: str,
+                     stream: bool = True) -> Any:
+    """Decode a registry's webhook body into its shape, as Flux decodes it into a struct:
+    with Go's json.Decoder (`stream`: trailing data ignored) or json.Unmarshal; JSON `null`
+    leaves the struct empty, so it is an empty payload."""
+    payload = decode_json(body, f"a {registry} webhook payload", stream)
+    if payload is None:
+        return {}
     if not isinstance(payload, dict):
         raise RefusedRequest(f"the body is not a {registry} webhook payload (a JSON object)")
     check_shape(payload, shape)

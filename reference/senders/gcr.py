@@ -117,7 +117,7 @@ def _find_key(jwks: Mapping[str, Any], kid: str) -> Any:
 
 def notification(body: bytes) -> dict[str, str]:
     """The registry notification inside a Pub/Sub push message body."""
-    envelope = decode_json(body, "a Pub/Sub push message")
+    envelope = decode_json(body, "a Pub/Sub push message", stream=True)
     if not isinstance(envelope, dict):
         raise RefusedRequest("the body is not a Pub/Sub push message (a JSON object)")
     check_shape(envelope, ENVELOPE_SHAPE)

@@ -24,4 +24,4 @@ class NexusSender:
         expected = hmac_hex("sha1", token(secret), request.body)
         if not hmac.compare_digest(raw(signature), expected.encode()):
             raise RefusedRequest(f"the {HEADER} signature does not match the body")
-        return Event(payload=registry_payload(request.body, SHAPE, "Nexus"))
+        return Event(payload=registry_payload(request.body, SHAPE, "Nexus", stream=False))

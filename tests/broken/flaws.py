@@ -26,7 +26,17 @@ from reference.coalesce import Coalescer
 from reference.index import Index
 from reference.kube import JSON_PATCH, KubeError
 from reference.senders import _common as common
-from reference.senders import bitbucket, cdevents, generic_oidc, github, gitlab, harbor
+from reference.senders import (
+    acr,
+    bitbucket,
+    cdevents,
+    dockerhub,
+    generic_oidc,
+    github,
+    gitlab,
+    harbor,
+    quay,
+)
 from reference.senders._common import HASHES, hmac_hex, media_type, token
 from reference.senders.base import Event, RefusedRequest, WebhookRequest
 from reference.senders.gcr import GCRSender
@@ -775,6 +785,19 @@ def empty_wildcard_error() -> None:
     KubeAnnotator._annotate_ref = must_match  # type: ignore[method-assign]
 
 
+def registry_strict_json() -> None:
+    strict = common.registry_payload
+
+    def one_object_only(body: bytes, shape: Any, registry: str, stream: bool = True) -> Any:
+        payload = common.decode_json(body, f"a {registry} webhook payload")
+        if not isinstance(payload, dict):
+            raise RefusedRequest(f"the body is not a {registry} webhook payload")
+        return strict(body, shape, registry, stream=False)
+
+    for module in (dockerhub, quay, acr):
+        module.registry_payload = one_object_only  # type: ignore[attr-defined]
+
+
 FLAWS: dict[str, Flaw] = {
     flaw.name: flaw
     for flaw in (
@@ -898,5 +921,8 @@ FLAWS: dict[str, Flaw] = {
              stop_at_first_failure),
         Flaw("empty-wildcard-error", "a wildcard that selects nothing answers 500",
              empty_wildcard_error),
+        # --- found by `receiver-conformance diff` against Flux
+        Flaw("registry-strict-json", "registry bodies must be exactly one JSON object: null "
+             "and trailing data are refused", registry_strict_json),
     )
 }

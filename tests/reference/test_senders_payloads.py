@@ -98,7 +98,8 @@ async def test_registry_accepts(receiver_type: str, payload: dict[str, Any]) -> 
         ("quay", b'{"docker_url": ["quay.io/x"]}', "body.docker_url must be a string"),
         ("quay", b'{"updated_tags": "latest"}', "body.updated_tags must be a list"),
         ("quay", b'{"updated_tags": ["v1", 2]}', "body.updated_tags[1] must be a string"),
-        ("acr", b"null", "JSON object"),
+        ("acr", b"[]", "JSON object"),
+        ("dockerhub", b'{"push_data": {"tag": 1}}', "body.push_data.tag must be a string"),
         ("acr", b'{"action": true}', "body.action must be a string"),
         ("acr", b'{"target": {"tag": 1.5}}', "body.target.tag must be a string"),
         ("acr", b'{"target": []}', "body.target must be a JSON object"),
@@ -107,6 +108,29 @@ async def test_registry_accepts(receiver_type: str, payload: dict[str, Any]) -> 
 async def test_registry_refuses(receiver_type: str, body: bytes, reason: str) -> None:
     with pytest.raises(RefusedRequest, match=reason.replace("[", r"\[").replace("]", r"\]")):
         await validate(receiver_type, body)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("receiver_type", "body", "payload"),
+    [
+        # Flux decodes into a struct: JSON null leaves it empty.
+        ("acr", b"null", {}),
+        ("dockerhub", b"null", {}),
+        ("quay", b" null ", {}),
+        # Go's json.Decoder reads the first value; what follows it is never looked at.
+        ("acr", b'{"action": "push"} x', {"action": "push"}),
+        ("quay", b'{"updated_tags": []}{"more"', {"updated_tags": []}),
+        # Invalid UTF-8 inside a string becomes U+FFFD, as in Go.
+        ("dockerhub", b'{"repository": {"name": "a\xffb"}}',
+         {"repository": {"name": "a\ufffdb"}}),
+    ],
+    ids=["acr-null", "dockerhub-null", "quay-null", "acr-trailing", "quay-trailing",
+         "dockerhub-invalid-utf8"],
+)
+async def test_registry_decodes_as_go_does(receiver_type: str, body: bytes,
+                                            payload: dict[str, Any]) -> None:
+    assert await validate(receiver_type, body) == Event(None, payload)
 
 
 @pytest.mark.asyncio
