@@ -216,6 +216,7 @@ class ControlPlane:
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
             "--endpoint-reconciler-type=none",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",  # nodes (harness.node)
             f"--secure-port={api_port}",
             f"--tls-cert-file={pki.serving_cert}",
             f"--tls-private-key-file={pki.serving_key}",

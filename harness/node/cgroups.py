@@ -17,12 +17,14 @@ MOUNTS = Path("/proc/mounts")
 SYSTEM = "system"
 
 
-def hierarchies() -> list[Path]:
-    """The mount points of the cgroup v1 hierarchies (cgroup2 left out)."""
+def hierarchies(v2: bool = False) -> list[Path]:
+    """The mount points of the cgroup v1 hierarchies, and of cgroup2 if `v2` (on a hybrid
+    host kubelet makes its tree there too)."""
+    types = ("cgroup", "cgroup2") if v2 else ("cgroup",)
     found = []
     for line in MOUNTS.read_text().splitlines():
         fields = line.split()
-        if len(fields) > 2 and fields[2] == "cgroup":
+        if len(fields) > 2 and fields[2] in types:
             found.append(Path(fields[1]))
     return found
 
@@ -59,7 +61,7 @@ def join(procs_files: list[str]) -> None:
 def pids(name: str) -> set[int]:
     """Every process in the subtree of `/<name>`, in any hierarchy."""
     found: set[int] = set()
-    for mount in hierarchies():
+    for mount in hierarchies(v2=True):
         root = mount / name
         if not root.is_dir():
             continue
@@ -80,7 +82,7 @@ def remove(name: str, timeout: float = 20.0) -> list[str]:
                 os.kill(pid, signal.SIGKILL)
         time.sleep(0.1)
     failed: list[str] = []
-    for mount in hierarchies():
+    for mount in hierarchies(v2=True):
         root = mount / name
         if not root.is_dir():
             continue

@@ -90,6 +90,10 @@ class Node:
         self.stop()
 
     @property
+    def plane(self) -> Plane:
+        return self._plane
+
+    @property
     def busybox_image(self) -> str:
         assert self.images is not None
         return self.images[0].name
@@ -102,6 +106,19 @@ class Node:
     @property
     def pids(self) -> list[int]:
         return [c.pid for c in self.children.values()]
+
+    def footprint(self) -> dict[str, object]:
+        """What the node has made on the host, for checks that it is all gone later."""
+        assert self.dir is not None and self.netns is not None and self.netns.link
+        return {
+            "name": self.name,
+            "dir": str(self.dir),
+            "cgroup": self.dir.name,
+            "pids": sorted(cgroups.pids(self.dir.name)),
+            "veth": self.netns.link.host_if,
+            "netns": os.stat(f"/proc/{self.netns.pid}/ns/net").st_ino,
+            "mntns": os.stat(f"/proc/{self.netns.pid}/ns/mnt").st_ino,
+        }
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -187,7 +204,7 @@ class Node:
         self._wait("containerd", containerd, lambda: subprocess.run(
             [*ctr, "version"], capture_output=True).returncode == 0)
         images.import_archive(ctr, archive)
-        dirs.cni_conf.mkdir(parents=True)
+        dirs.cni_conf.mkdir(parents=True, exist_ok=True)
         (dirs.cni_conf / "10-rc-node.conflist").write_text(cni_conflist(dirs))
 
         self._authorize(plane)
@@ -211,7 +228,7 @@ class Node:
         self._child("kube-proxy", [str(binaries.kube_proxy), f"--config={proxy_yaml}", "--v=1"])
         self._child("kube-scheduler", [
             str(binaries.kube_scheduler), f"--kubeconfig={scheduler_kc}",
-            "--leader-elect=false", "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
+            "--leader-elect=true", "--bind-address=127.0.0.1", f"--secure-port={free_port()}",
             f"--cert-dir={self.dir / 'scheduler-certs'}", "--v=1",
         ], inside=False)
         api = client.CoreV1Api(api_client(plane.kubeconfig))
