@@ -22,7 +22,8 @@ from kubernetes import client
 from harness.controlplane import ControlPlane
 from harness.controlplane.processes import pid_alive
 from harness.kube import Kube, wait_until
-from harness.node import cgroups
+from harness.node import cgroups, images, packages
+from harness.node.configs import NodeDirs, kubelet_config
 from harness.node.netns import link_exists
 from harness.node.node import Node
 from harness.paths import REPO_ROOT
@@ -36,9 +37,9 @@ pytestmark = [
 HOST_RULE_MARKERS = ("KUBE-", "CNI-", "cni0", "rcn")
 
 
-@pytest.fixture(scope="module")
-def node(control_plane: ControlPlane) -> Iterator[Node]:
-    with Node(control_plane) as started:
+@pytest.fixture(scope="module", params=["iptables", "nftables"])
+def node(control_plane: ControlPlane, request: pytest.FixtureRequest) -> Iterator[Node]:
+    with Node(control_plane, proxy_mode=request.param) as started:
         yield started
 
 
@@ -121,7 +122,9 @@ def test_a_pod_reaches_another_through_a_cluster_ip(node: Node, kube: Kube,
     assert server.status.pod_ip != pod.status.pod_ip
     # kube-proxy's rules for the Service, inside the node only
     assert node.netns is not None
-    assert cluster_ip in node.netns.run("iptables-save", "-t", "nat")
+    rules = node.netns.run(*(["iptables-save", "-t", "nat"] if node.proxy_mode == "iptables"
+                             else ["nft", "list", "table", "ip", "kube-proxy"]))
+    assert cluster_ip in rules
     assert cluster_ip not in host_rules()
 
 
@@ -232,3 +235,37 @@ def test_nothing_survives_the_owner(sig: signal.Signals) -> None:
     while leftovers(footprint) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert leftovers(footprint) == []
+
+
+def test_missing_packages_are_named_with_the_command_to_install_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(packages.REQUIRED, "no-such-command-here", "no-such-package")
+    with pytest.raises(packages.PackagesMissing,
+                       match="apt-get install --no-install-recommends no-such-package"):
+        packages.check()
+
+
+def test_the_image_archive_is_an_oci_layout_with_both_tags(tmp_path: Path) -> None:
+    import tarfile
+
+    busybox, pause = images.busybox_images()
+    archive = images.oci_archive(images.busybox_rootfs(tmp_path / "rootfs"), (busybox, pause),
+                                 tmp_path / "images.tar")
+    with tarfile.open(archive) as tar:
+        index = json.load(tar.extractfile("index.json"))
+        names = [m["annotations"]["io.containerd.image.name"] for m in index["manifests"]]
+        assert names == [busybox.name, pause.name]
+        assert "oci-layout" in tar.getnames()
+    again = images.oci_archive(tmp_path / "rootfs", (busybox, pause), tmp_path / "again.tar")
+    assert again.read_bytes() == archive.read_bytes()  # reproducible
+
+
+def test_kubelet_runs_on_cgroup_v1_with_cgroupfs_under_the_nodes_root(tmp_path: Path) -> None:
+    import yaml
+
+    config = yaml.safe_load(kubelet_config(NodeDirs(tmp_path), "10.250.0.2", "/rc-node-x",
+                                           tmp_path / "ca.crt"))
+    assert config["failCgroupV1"] is False
+    assert config["cgroupDriver"] == "cgroupfs"
+    assert config["cgroupRoot"] == "/rc-node-x"
+    assert config["containerRuntimeEndpoint"] == f"unix://{tmp_path}/containerd/containerd.sock"

@@ -93,7 +93,8 @@ def node_up(install_packages: bool = False) -> str:
                     f"(pods run {state['busybox_image']})")
         if server.poll() is not None:
             tail = (directory / "serve.log").read_text(errors="replace").strip().splitlines()
-            raise NodeCommandError(f"the node did not start: {tail[-1] if tail else '?'} "
+            last = tail[-1].removeprefix("error: ") if tail else "?"
+            raise NodeCommandError(f"the node did not start: {last} "
                                    f"(see {directory / 'serve.log'})")
         time.sleep(0.2)
     server.terminate()
