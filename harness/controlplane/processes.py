@@ -20,6 +20,8 @@ def _die_with_parent(sig: int) -> None:
 
 
 def _prepare(sig: int, before_exec: Callable[[], None] | None) -> None:
+    # An owner that waits in sigwait() has SIGTERM blocked; its children must not inherit that.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     _die_with_parent(sig)
     if before_exec is not None:
         before_exec()

@@ -161,6 +161,7 @@ def kube_proxy_config(kubeconfig: Path, node_name: str, mode: str) -> str:
         "hostnameOverride": node_name,
         "mode": mode,
         "clusterCIDR": CLUSTER_CIDR,
+        "nodePortAddresses": ["primary"],  # the node's address on the veth
         "bindAddress": "0.0.0.0",
         "healthzBindAddress": "127.0.0.1:10256",
         "metricsBindAddress": "127.0.0.1:10249",
