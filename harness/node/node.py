@@ -127,6 +127,9 @@ class Node:
         plane = self._plane
         if plane.kubeconfig is None or plane.server is None or plane.pki is None:
             raise NodeError("the control plane is not running")
+        if not plane.pki.ca_key.exists():
+            raise NodeError(f"the control plane keeps no CA key ({plane.pki.ca_key}): it was "
+                            "started by an older version; restart it")
         binaries = self._binaries or ensure_node_binaries(log=self._log)
         archive, self.images = images.ensure_busybox_archive()
         began = time.monotonic()
