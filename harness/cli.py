@@ -44,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_list_command(commands)
     _add_docs_command(commands)
     _add_cluster_commands(commands)
+    _add_node_commands(commands)
     _add_verified_command(commands)
     _add_diff_command(commands)
     return parser
@@ -244,6 +245,27 @@ def _add_cluster_commands(commands: argparse._SubParsersAction) -> None:
         sub.set_defaults(handler=command_cluster)
 
 
+def _add_node_commands(commands: argparse._SubParsersAction) -> None:
+    """`node up|down|env`: a worker node for the control plane of `cluster up`."""
+    node = commands.add_parser(
+        "node",
+        help="start, stop or describe a node (kubelet, kube-proxy) for `cluster up`",
+        description="Manage a worker node in a network namespace of its own (root; "
+                    "Debian's containerd, runc, containernetworking-plugins, ...).",
+    )
+    actions = node.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for action, text in (
+        ("up", "start a node for the running control plane"),
+        ("down", "stop the node and remove everything it made"),
+        ("env", "print the environment (KUBECONFIG, node name, IP, image) for the node"),
+    ):
+        sub = actions.add_parser(action, help=text, description=text)
+        if action == "up":
+            sub.add_argument("--install-packages", action="store_true",
+                             help="apt-get install the Debian packages a node needs")
+        sub.set_defaults(handler=command_node)
+
+
 def command_run(args: argparse.Namespace) -> int:
     kubeconfig = args.kubeconfig
     if kubeconfig is None and args.target == "external" and os.environ.get("KUBECONFIG"):
@@ -401,6 +423,21 @@ def command_cluster(args: argparse.Namespace) -> int:
     try:
         output = action()
     except cluster.ClusterError as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    if output:
+        print(output)
+    return EXIT_OK
+
+
+def command_node(args: argparse.Namespace) -> int:
+    from harness.node import cluster
+
+    try:
+        if args.action == "up":
+            output = cluster.node_up(install_packages=args.install_packages)
+        else:
+            output = getattr(cluster, f"node_{args.action}")()
+    except cluster.NodeCommandError as exc:
         return _fail(EXIT_USAGE, str(exc))
     if output:
         print(output)

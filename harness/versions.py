@@ -6,6 +6,9 @@ KUBERNETES = "v1.37.2"
 KUBERNETES_STAGING = "v0" + KUBERNETES[2:]
 # The etcd release that Kubernetes KUBERNETES requires.
 ETCD = "v3.7.0"
+# A node (harness/node) builds kubelet, kube-proxy and kube-scheduler at KUBERNETES too; its
+# containerd (1.6), runc, CNI plugins and busybox are the host's Debian packages, checked by
+# harness/node/packages.py (the pods' image is tagged with busybox's version).
 
 # --- Flux: one release's set of controllers, as fluxcd/flux2's go.mod at that tag requires
 # them (the modules' `config/crd/bases` give the CRDs; the controllers are built from them).

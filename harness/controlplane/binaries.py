@@ -37,6 +37,8 @@ from harness.gobuild import (
 
 REQUIRED = ("kube-apiserver", "etcd", "kube-controller-manager")
 OPTIONAL = ("kubectl",)
+# The node's binaries (harness.node), built on demand only: `build_binaries(names=NODE)`.
+NODE = ("kubelet", "kube-proxy", "kube-scheduler")
 
 # Go packages of each binary, built inside the wrapper module.
 PACKAGES = {
@@ -44,6 +46,9 @@ PACKAGES = {
     "etcd": "go.etcd.io/etcd/server/v3",
     "kube-controller-manager": "k8s.io/kubernetes/cmd/kube-controller-manager",
     "kubectl": "k8s.io/kubernetes/cmd/kubectl",
+    "kubelet": "k8s.io/kubernetes/cmd/kubelet",
+    "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy",
+    "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
 }
 
 WAYS_OUT = (

@@ -71,6 +71,9 @@ def cluster_down() -> str:
     state = _state()
     if not state:
         return "no control plane is running"
+    from harness.node.cluster import node_down
+
+    node_down()  # a node of this control plane goes first
     os.kill(state["pid"], signal.SIGTERM)
     deadline = time.monotonic() + 60
     while pid_alive(state["pid"]):

@@ -28,6 +28,7 @@ class ControlPlanePKI:
     """File paths of everything the API server and its admin client need."""
 
     ca_cert: Path
+    ca_key: Path
     serving_cert: Path
     serving_key: Path
     admin_cert: Path
@@ -111,6 +112,27 @@ def issue(
     return Pair(cert.public_bytes(serialization.Encoding.PEM), _pem_key(key))
 
 
+def load_ca(pki: ControlPlanePKI) -> tuple[Pair, ec.EllipticCurvePrivateKey]:
+    """The CA of an existing control plane, to issue more certificates with `issue`."""
+    key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    return Pair(pki.ca_cert.read_bytes(), pki.ca_key.read_bytes()), key
+
+
+def pki_in(directory: Path) -> ControlPlanePKI:
+    """The file paths of the PKI that `write_control_plane_pki(directory)` wrote."""
+    return ControlPlanePKI(
+        ca_cert=directory / "ca.crt",
+        ca_key=directory / "ca.key",
+        serving_cert=directory / "apiserver.crt",
+        serving_key=directory / "apiserver.key",
+        admin_cert=directory / "admin.crt",
+        admin_key=directory / "admin.key",
+        service_account_key=directory / "sa.key",
+        service_account_pub=directory / "sa.pub",
+    )
+
+
 def write_control_plane_pki(directory: Path) -> ControlPlanePKI:
     """Generate the CA, serving cert, admin client cert and service-account key pair."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -125,6 +147,7 @@ def write_control_plane_pki(directory: Path) -> ControlPlanePKI:
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     files = {
         "ca.crt": ca.cert,
+        "ca.key": ca.key,
         "apiserver.crt": serving.cert,
         "apiserver.key": serving.key,
         "admin.crt": admin.cert,
@@ -138,12 +161,4 @@ def write_control_plane_pki(directory: Path) -> ControlPlanePKI:
         path = directory / name
         path.write_bytes(data)
         path.chmod(0o600)
-    return ControlPlanePKI(
-        ca_cert=directory / "ca.crt",
-        serving_cert=directory / "apiserver.crt",
-        serving_key=directory / "apiserver.key",
-        admin_cert=directory / "admin.crt",
-        admin_key=directory / "admin.key",
-        service_account_key=directory / "sa.key",
-        service_account_pub=directory / "sa.pub",
-    )
+    return pki_in(directory)

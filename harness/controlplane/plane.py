@@ -98,6 +98,7 @@ class ControlPlane:
         self.dir: Path | None = None
         self.kubeconfig: Path | None = None
         self.server: str | None = None
+        self.pki: ControlPlanePKI | None = None
         self.etcd: Child | None = None
         self.apiserver: Child | None = None
         self.controller_manager: Child | None = None
@@ -137,7 +138,7 @@ class ControlPlane:
                 env=_python_env(),
                 death_signal=signal.SIGTERM,
             )
-            pki = write_control_plane_pki(self.dir / "pki")
+            pki = self.pki = write_control_plane_pki(self.dir / "pki")
             for attempt in range(1, PORT_ATTEMPTS + 1):
                 try:
                     self._start_processes(binaries, pki)
@@ -215,6 +216,7 @@ class ControlPlane:
             "--bind-address=127.0.0.1",
             "--advertise-address=127.0.0.1",
             "--endpoint-reconciler-type=none",
+            "--kubelet-preferred-address-types=InternalIP,Hostname",  # nodes (harness.node)
             f"--secure-port={api_port}",
             f"--tls-cert-file={pki.serving_cert}",
             f"--tls-private-key-file={pki.serving_key}",

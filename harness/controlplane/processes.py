@@ -7,7 +7,7 @@ import os
 import signal
 import socket
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
@@ -17,6 +17,14 @@ def _die_with_parent(sig: int) -> None:
     """Ask the kernel to send `sig` to this process when its parent dies (Linux)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def _prepare(sig: int, before_exec: Callable[[], None] | None) -> None:
+    # An owner that waits in sigwait() has SIGTERM blocked; its children must not inherit that.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    _die_with_parent(sig)
+    if before_exec is not None:
+        before_exec()
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -40,6 +48,7 @@ class Child:
         log_path: Path,
         env: dict[str, str] | None = None,
         death_signal: int = signal.SIGKILL,
+        before_exec: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
         self.log_path = log_path
@@ -51,7 +60,7 @@ class Child:
             stderr=subprocess.STDOUT,
             env=env,
             start_new_session=True,
-            preexec_fn=lambda: _die_with_parent(death_signal),
+            preexec_fn=lambda: _prepare(death_signal, before_exec),
         )
 
     @property

@@ -1,0 +1,271 @@
+"""A real data plane: a node (containerd, kubelet, kube-proxy) runs pods from an image built
+here, a Service's ClusterIP carries a real packet between two pods, and stopping the node,
+Ctrl-C or killing its owner leaves no process, namespace, mount, veth, cgroup or rule.
+
+Not in CI yet (root, Debian packages, minutes of build): runs only with RC_NODE_TESTS=1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from kubernetes import client
+
+from harness.controlplane import ControlPlane
+from harness.controlplane.processes import pid_alive
+from harness.kube import Kube, wait_until
+from harness.node import cgroups, images, packages
+from harness.node.configs import NodeDirs, kubelet_config
+from harness.node.netns import link_exists
+from harness.node.node import Node
+from harness.paths import REPO_ROOT
+
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.skipif(os.environ.get("RC_NODE_TESTS") != "1",
+                       reason="node tests run only with RC_NODE_TESTS=1 (root, Debian packages)"),
+]
+
+HOST_RULE_MARKERS = ("KUBE-", "CNI-", "cni0", "rcn")
+
+
+@pytest.fixture(scope="module", params=["iptables", "nftables"])
+def node(control_plane: ControlPlane, request: pytest.FixtureRequest) -> Iterator[Node]:
+    with Node(control_plane, proxy_mode=request.param) as started:
+        yield started
+
+
+def server_pod(name: str, image: str) -> client.V1Pod:
+    script = f"mkdir -p /www && echo hello from {name} > /www/index.html && " \
+             "exec httpd -f -p 8080 -h /www"
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name, labels={"app": name}),
+        spec=client.V1PodSpec(
+            termination_grace_period_seconds=0,
+            containers=[client.V1Container(
+                name="httpd", image=image, command=["sh", "-c", script],
+                ports=[client.V1ContainerPort(container_port=8080)],
+                readiness_probe=client.V1Probe(
+                    tcp_socket=client.V1TCPSocketAction(port=8080), period_seconds=1),
+            )],
+        ),
+    )
+
+
+def client_pod(name: str, image: str, url: str) -> client.V1Pod:
+    """A pod that fetches `url` once and leaves the answer in its termination message."""
+    return client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodSpec(
+            restart_policy="Never",
+            termination_grace_period_seconds=0,
+            containers=[client.V1Container(
+                name="wget", image=image,
+                # Retried: kube-proxy programs the Service a moment after the endpoint is
+                # ready. (Not wget -T: busybox 1.35's wget crashes on a refused connection.)
+                command=["sh", "-c", "for i in $(seq 40); do "
+                         f"timeout 5 wget -q -O /dev/termination-log {url} && exit 0; "
+                         "sleep 0.5; done; exit 1"],
+                termination_message_policy="FallbackToLogsOnError",
+            )],
+        ),
+    )
+
+
+def service(name: str) -> client.V1Service:
+    return client.V1Service(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1ServiceSpec(selector={"app": name}, ports=[
+            client.V1ServicePort(port=80, target_port=8080)]),
+    )
+
+
+def wait_running(core: client.CoreV1Api, namespace: str, name: str, timeout: float = 60) -> None:
+    def running() -> bool:
+        pod = core.read_namespaced_pod(name, namespace)
+        return pod.status.phase == "Running" and all(
+            c.ready for c in pod.status.container_statuses or [None] if c is not None)
+    wait_until(running, timeout, f"pod {name} to be running and ready")
+
+
+def wait_finished(core: client.CoreV1Api, namespace: str, name: str,
+                  timeout: float = 60) -> client.V1Pod:
+    def finished() -> bool:
+        return core.read_namespaced_pod(name, namespace).status.phase in ("Succeeded", "Failed")
+    wait_until(finished, timeout, f"pod {name} to finish")
+    return core.read_namespaced_pod(name, namespace)
+
+
+def test_a_pod_reaches_another_through_a_cluster_ip(node: Node, kube: Kube,
+                                                    namespace: str) -> None:
+    core = kube.core
+    core.create_namespaced_pod(namespace, server_pod("server", node.busybox_image))
+    svc = core.create_namespaced_service(namespace, service("server"))
+    wait_running(core, namespace, "server")
+    cluster_ip = svc.spec.cluster_ip
+    core.create_namespaced_pod(
+        namespace, client_pod("client", node.busybox_image, f"http://{cluster_ip}/"))
+    pod = wait_finished(core, namespace, "client")
+    state = pod.status.container_statuses[0].state.terminated
+    assert pod.status.phase == "Succeeded", state
+    assert state.message.strip() == "hello from server"
+    server = core.read_namespaced_pod("server", namespace)
+    assert server.spec.node_name == pod.spec.node_name == node.name
+    assert server.status.pod_ip != pod.status.pod_ip
+    # kube-proxy's rules for the Service, inside the node only
+    assert node.netns is not None
+    rules = node.netns.run(*(["iptables-save", "-t", "nat"] if node.proxy_mode == "iptables"
+                             else ["nft", "list", "table", "ip", "kube-proxy"]))
+    assert cluster_ip in rules
+    assert cluster_ip not in host_rules()
+
+
+def host_rules() -> str:
+    """The host's iptables (both backends) and nft rules."""
+    out = []
+    for argv in (["iptables-save"], ["iptables-legacy-save"], ["nft", "list", "ruleset"]):
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        out.append(proc.stdout)
+    return "\n".join(out)
+
+
+def leftovers(footprint: dict) -> list[str]:
+    """Whatever of a node's footprint is still on the host."""
+    found = [f"process {p}" for p in footprint["pids"] if pid_alive(p)]
+    found += [f"process {p} in the cgroup" for p in cgroups.pids(footprint["cgroup"])]
+    found += [f"cgroup {m / footprint['cgroup']}" for m in cgroups.hierarchies(v2=True)
+              if (m / footprint["cgroup"]).exists()]
+    if link_exists(footprint["veth"]):
+        found.append(f"veth {footprint['veth']}")
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        for kind in ("net", "mnt"):
+            try:
+                if os.stat(proc / "ns" / kind).st_ino == footprint[f"{kind}ns"]:
+                    found.append(f"{kind} namespace held by {proc.name}")
+            except OSError:
+                pass
+        try:
+            if footprint["dir"].encode() in (proc / "cmdline").read_bytes():
+                found.append(f"process {proc.name} using {footprint['dir']}")
+        except OSError:
+            pass
+    mounts = Path("/proc/mounts").read_text()
+    found += [f"mount {line.split()[1]}" for line in mounts.splitlines()
+              if footprint["dir"] in line or footprint["name"] in line]
+    if Path(footprint["dir"]).exists():
+        found.append(footprint["dir"])
+    rules = host_rules()
+    found += [f"host rule mentioning {m}" for m in HOST_RULE_MARKERS if m in rules]
+    return sorted(set(found))
+
+
+def run_a_pod(node: Node, kube_api: client.ApiClient, namespace: str, name: str) -> None:
+    """A pod on `node` (bound to it directly: other tests' nodes may be up too)."""
+    core = client.CoreV1Api(kube_api)
+    pod = server_pod(name, node.busybox_image)
+    pod.spec.node_name = node.name
+    core.create_namespaced_pod(namespace, pod)
+    wait_running(core, namespace, name)
+
+
+def test_stop_leaves_nothing(control_plane: ControlPlane, kube_api: client.ApiClient,
+                             namespace: str) -> None:
+    assert not any(m in host_rules() for m in HOST_RULE_MARKERS)
+    node = Node(control_plane).start()
+    try:
+        run_a_pod(node, kube_api, namespace, "stop-check")
+        footprint = node.footprint()
+        # holder, apiproxy, containerd, kubelet, kube-proxy, kube-scheduler, shim, pause, httpd
+        assert len(footprint["pids"]) >= 9
+        found = " ".join(leftovers(footprint))
+        for thing in ("process", "cgroup", "veth", "net namespace", "mnt namespace",
+                      footprint["dir"]):
+            assert thing in found or footprint["cgroup"] in found, thing
+        started = time.monotonic()
+    finally:
+        node.stop()
+    assert time.monotonic() - started < 10
+    node.stop()
+    assert leftovers(footprint) == []
+    assert client.CoreV1Api(kube_api).list_node(
+        field_selector=f"metadata.name={footprint['name']}").items == []
+
+
+OWNER = """
+import json, sys, time
+from kubernetes import client
+from harness.controlplane import ControlPlane
+from harness.kube import api_client
+from harness.node.node import Node
+from tests.test_node import run_a_pod
+with ControlPlane(install=False) as plane, Node(plane) as node:
+    run_a_pod(node, api_client(plane.kubeconfig), "default", "owned")
+    print(json.dumps(node.footprint()), flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL], ids=["sigint", "sigkill"])
+def test_nothing_survives_the_owner(sig: signal.Signals) -> None:
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER], cwd=REPO_ROOT, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    try:
+        line = owner.stdout.readline()
+        assert line, "the owner did not start a node"
+        footprint = json.loads(line)
+        assert all(pid_alive(p) for p in footprint["pids"])
+        owner.send_signal(sig)
+        owner.wait(60)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+    deadline = time.monotonic() + 30
+    while leftovers(footprint) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert leftovers(footprint) == []
+
+
+def test_missing_packages_are_named_with_the_command_to_install_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(packages.REQUIRED, "no-such-command-here", "no-such-package")
+    with pytest.raises(packages.PackagesMissing,
+                       match="apt-get install --no-install-recommends no-such-package"):
+        packages.check()
+
+
+def test_the_image_archive_is_an_oci_layout_with_both_tags(tmp_path: Path) -> None:
+    import tarfile
+
+    busybox, pause = images.busybox_images()
+    archive = images.oci_archive(images.busybox_rootfs(tmp_path / "rootfs"), (busybox, pause),
+                                 tmp_path / "images.tar")
+    with tarfile.open(archive) as tar:
+        index = json.load(tar.extractfile("index.json"))
+        names = [m["annotations"]["io.containerd.image.name"] for m in index["manifests"]]
+        assert names == [busybox.name, pause.name]
+        assert "oci-layout" in tar.getnames()
+    again = images.oci_archive(tmp_path / "rootfs", (busybox, pause), tmp_path / "again.tar")
+    assert again.read_bytes() == archive.read_bytes()  # reproducible
+
+
+def test_kubelet_runs_on_cgroup_v1_with_cgroupfs_under_the_nodes_root(tmp_path: Path) -> None:
+    import yaml
+
+    config = yaml.safe_load(kubelet_config(NodeDirs(tmp_path), "10.250.0.2", "/rc-node-x",
+                                           tmp_path / "ca.crt"))
+    assert config["failCgroupV1"] is False
+    assert config["cgroupDriver"] == "cgroupfs"
+    assert config["cgroupRoot"] == "/rc-node-x"
+    assert config["containerRuntimeEndpoint"] == f"unix://{tmp_path}/containerd/containerd.sock"
