@@ -26,7 +26,8 @@ KNOWN_CAPABILITIES = {
     "(plain HTTP, which Flux accepts) for generic-oidc Receivers",
     "no-cross-namespace-refs": "the receiver runs with --no-cross-namespace-refs (refuses "
     "resources in other namespaces than the Receiver's)",
-    "receiver-metrics": "the suite can scrape the receiver's Prometheus metrics (Target.metrics_url)",
+    "receiver-metrics": "the suite can scrape the receiver's Prometheus metrics "
+    "(Target.metrics_url)",
 }
 # What the exposure scenarios look for in a live receiver namespace (the guide's names).
 RECEIVER_POD_LABELS = {"app": "notification-controller"}
