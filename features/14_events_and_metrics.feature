@@ -4,7 +4,8 @@ Feature: Events and metrics
   notification-controller records a Kubernetes Event after each reconcile. A Ready Receiver
   gets a Normal Event with the reason "Succeeded" and the time of its next run; a reconcile
   that fails gets a Warning Event with the reason "Failed" and the error, the same text as
-  the Ready condition's message. The same Event is not written again: a repeat only raises
+  the Ready condition's message; one stalled by its spec, a Warning Event with the Stalled
+  reason. The same Event is not written again: a repeat only raises
   its count. The controller's Prometheus endpoint (--metrics-addr) times every reconcile in
   gotk_reconcile_duration_seconds, labelled with the kind, name and namespace of the object,
   which is what Flux's dashboards and alerts read.
@@ -32,7 +33,15 @@ Feature: Events and metrics
     When the guide's Receiver "webapp" is created
     Then the Receiver "webapp" is not Ready, with reason "TokenNotFound"
     And the Receiver "webapp" has a Warning event "Failed" with the Ready condition's message
+    And that event names the Secret "webhook-token"
     And it has no Normal event
+
+  Scenario: A Receiver stalled by an invalid filter has a Warning event with the reason
+    Given a token generated as the guide does, stored in the Secret "webhook-token"
+    And the guide's Receiver "webapp" is Ready
+    When the Receiver "webapp" gets the resource filter "res.metadata.name =="
+    Then the Receiver "webapp" is Stalled, with reason "InvalidCELExpression"
+    And the Receiver "webapp" has a Warning event "InvalidCELExpression" with the Ready condition's message
 
   @cap-receiver-metrics
   Scenario: The receiver's metrics time the reconciles of each Receiver, as Flux's do

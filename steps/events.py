@@ -59,9 +59,12 @@ def has_event(scenario: Scenario, name: str, type_: str, reason: str, message: s
                     "condition's message"))
 def has_warning_with_ready_message(scenario: Scenario, name: str, reason: str) -> None:
     ready = objects.condition(scenario.receiver_object(name), "Ready")
-    event = wait_event(scenario, name, "Warning", reason, ready["message"])
-    secret = "webhook-token"
-    assert secret in event.message, "the Warning names the missing Secret"
+    wait_event(scenario, name, "Warning", reason, ready["message"])
+
+
+@then(parsers.parse('that event names the Secret "{secret}"'))
+def event_names_secret(scenario: Scenario, secret: str) -> None:
+    assert secret in scenario.event.message, "the Warning names the missing Secret"
 
 
 @then(parsers.parse('the event is reported by "{component}"'))
