@@ -28,6 +28,7 @@ READY = "Ready"
 RECONCILING = "Reconciling"
 STALLED = "Stalled"
 SUCCEEDED = "Succeeded"
+FAILED = "Failed"  # fluxcd/pkg apis/meta FailedReason: the reason of failure Events
 PROGRESSING = "Progressing"
 PROGRESSING_WITH_RETRY = "ProgressingWithRetry"
 TOKEN_NOT_FOUND = "TokenNotFound"

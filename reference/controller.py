@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import aiohttp
 
 from reference import api, selectors, status
+from reference.events import NORMAL, WARNING, Recorder, go_duration
 from reference.index import Index
 from reference.kube import JSON_PATCH, Kube, KubeError
 from reference.metrics import Metrics
@@ -124,8 +126,10 @@ class Controller:
         namespace: str | None = None,
         workers: int = WORKERS,
         watch_configs: selectors.Selector | None = None,
+        events: Recorder | None = None,
     ) -> None:
         self.kube = kube
+        self.events = events or Recorder(kube)
         self.index = index
         self.metrics = metrics or Metrics()
         self.namespace = namespace  # None: every namespace
@@ -318,9 +322,15 @@ class Controller:
                 self.queue.done(key)
 
     async def reconcile(self, key: str) -> None:
-        """Reconcile one Receiver, `namespace/name`."""
+        """Reconcile one Receiver, `namespace/name`.
+
+        As Flux does after every reconcile of an existing Receiver: its duration is recorded
+        (the series dropped once a deleted Receiver lets go), a failure is recorded as a
+        Warning Event and, when the Receiver ends up Ready, a Normal Event "Succeeded".
+        """
         namespace, name = key.split("/", 1)
         path = f"{self._receivers_path(namespace)}/{name}"
+        started = time.monotonic()
         try:
             obj = await self.kube.get(path)
         except KubeError as exc:
@@ -328,13 +338,36 @@ class Controller:
                 self._forget(key)
                 return
             raise
-        receiver = api.Receiver.from_dict(obj)
+        failure: str | None = None
+        try:
+            obj, failure = await self._reconcile(key, path, obj)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failure = str(exc)
+            raise
+        finally:
+            receiver = api.Receiver.from_dict(obj)
+            if receiver.deleting and api.FINALIZER not in receiver.finalizers:
+                self.metrics.delete_duration(namespace, name)
+            else:
+                self.metrics.record_duration(namespace, name, started)
+            if failure is not None:
+                self.events.event(obj, WARNING, api.FAILED, failure)
+            elif receiver.ready:
+                self.events.event(obj, NORMAL, api.SUCCEEDED, "Reconciliation finished, next "
+                                  f"run in {go_duration(receiver.interval)}")
 
+    async def _reconcile(self, key: str, path: str,
+                         obj: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+        """The reconcile proper: the Receiver as it ends up, and the failure, if any."""
+        receiver = api.Receiver.from_dict(obj)
         if receiver.deleting:
             await self._remove_finalizer(path, receiver)
             self._forget(key)
             self.metrics.reconciles.labels(result="deleted").inc()
-            return
+            finalizers = [f for f in receiver.finalizers if f != api.FINALIZER]
+            return {**obj, "metadata": {**obj["metadata"], "finalizers": finalizers}}, None
         if api.FINALIZER not in receiver.finalizers:
             obj = await self.kube.patch(path, {"metadata": {
                 "finalizers": [*receiver.finalizers, api.FINALIZER],
@@ -346,7 +379,7 @@ class Controller:
             self.queue.forget(key)
             self.metrics.reconciles.labels(result="suspended").inc()
             log.info("reconciliation of %s is suspended", key)
-            return
+            return obj, None
 
         secret = await self._secret(receiver)
         outcome = status.reconcile(receiver, secret, now_rfc3339())
@@ -361,16 +394,21 @@ class Controller:
             self.metrics.reconciles.labels(result="retry").inc()
             log.info("receiver %s not ready: %s; retrying in %.1fs", key, outcome.message, delay)
             self.queue.add_after(key, delay)
-            return
+            return obj, outcome.message
         self.queue.failures.pop(key, None)
         if outcome.requeue_after is None:
             self.metrics.reconciles.labels(result="stalled").inc()
             log.warning("receiver %s stalled: %s", key, outcome.message)
-            return
+            # Flux records a terminal error at once, with the Stalled reason, as a Warning.
+            stalled = receiver.condition(api.STALLED) or {}
+            self.events.event(obj, WARNING, str(stalled.get("reason") or api.FAILED),
+                              outcome.message)
+            return obj, None
         self.metrics.reconciles.labels(result="success").inc()
         log.info("receiver %s ready at %s; next run in %ss", key,
                  api.short_path(receiver.webhook_path), outcome.requeue_after)
         self.queue.add_after(key, outcome.requeue_after)
+        return obj, None
 
     async def _secret(self, receiver: api.Receiver) -> Mapping[str, bytes] | None:
         """The referenced Secret's data: from the watch cache, else read (watch lag)."""

@@ -21,6 +21,7 @@ from harness.senders.oidc import TestOIDCIssuer
 from harness.targets.base import Target
 from steps.common import *  # noqa: F403
 from steps.downstream import *  # noqa: F403
+from steps.events import *  # noqa: F403
 from steps.every_rule import *  # noqa: F403
 from steps.exposure import *  # noqa: F403
 from steps.fidelity import *  # noqa: F403

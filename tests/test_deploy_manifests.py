@@ -146,6 +146,7 @@ def test_rbac_lets_the_receiver_annotate(kind):
         ("notification.toolkit.fluxcd.io", "receivers/finalizers", {"update"}),
         ("", "secrets", {"get", "list", "watch"}),
         ("", "events", {"create", "patch"}),
+        ("events.k8s.io", "events", set()),
         ("", "configmaps", set()),
         ("", "pods", set()),
         ("notification.toolkit.fluxcd.io", "alerts", set()),

@@ -158,6 +158,14 @@ class Teeth:
         return {*self.must_fail, *self.must_pass}
 
 
+# --- events and metrics (features/14)
+EVENTS_SELECT = "normal_event or repeated_success or warning_event"
+READY_EVENT = "test_a_ready_receiver_has_a_normal_event_saying_when_it_runs_next"
+REPEATED_EVENT = "test_a_repeated_success_raises_the_count_of_the_same_event"
+WARNING_EVENT = "test_a_receiver_whose_secret_is_missing_has_a_warning_event_naming_the_secret"
+STALLED_EVENT = "test_a_receiver_stalled_by_an_invalid_filter_has_a_warning_event_with_the_reason"
+
+
 CASES = [
     Teeth("accept-any-signature", "(a_delivery_variant or bitbucket) and sign",
           (*GITHUB_BAD_SIGNATURES, *BITBUCKET_BAD_SIGNATURES), "expected 400",
@@ -312,6 +320,11 @@ CASES = [
               "Docker Hub-dockerhub-null body", "Quay-quay-trailing data", "ACR-acr-null body",
               "ACR-acr-trailing data")),
           "expected 200"),
+    # --- events and metrics (features/14)
+    Teeth("no-events", EVENTS_SELECT, (READY_EVENT, REPEATED_EVENT, WARNING_EVENT,
+                                          STALLED_EVENT), "about Receiver webapp"),
+    Teeth("events-not-aggregated", EVENTS_SELECT, (REPEATED_EVENT,),
+          "the event's count to reach 2", (READY_EVENT, WARNING_EVENT, STALLED_EVENT)),
 ]
 # Flaws whose scenarios need what the external target lacks (the receiver's log, trust in
 # the suite's Google keys): where else their teeth are shown, or why they are not.

@@ -23,7 +23,7 @@ from harness.targets.base import Target
 # suite's own Google signing keys, so gcr's accepted-token scenarios are skipped.
 CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "source-controller",
                           "kustomize-controller", "deployed-receiver", "receiver-log",
-                          "oidc-test-issuer"})
+                          "oidc-test-issuer", "receiver-metrics"})
 RECEIVER = "notification-controller"
 
 
@@ -52,4 +52,5 @@ def flux_target(plane: ControlPlane) -> Iterator[Target]:
             receiver_namespace=NAMESPACE,
             log_tail=lambda: flux.log_tail(RECEIVER),
             kubectl=plane.kubectl,
+            metrics_url=flux[RECEIVER].metrics_url,
         )

@@ -26,6 +26,8 @@ KNOWN_CAPABILITIES = {
     "(plain HTTP, which Flux accepts) for generic-oidc Receivers",
     "no-cross-namespace-refs": "the receiver runs with --no-cross-namespace-refs (refuses "
     "resources in other namespaces than the Receiver's)",
+    "receiver-metrics": "the suite can scrape the receiver's Prometheus metrics "
+    "(Target.metrics_url)",
 }
 # What the exposure scenarios look for in a live receiver namespace (the guide's names).
 RECEIVER_POD_LABELS = {"app": "notification-controller"}
@@ -64,6 +66,7 @@ class Target:
     # Where the receiver's Deployment, Service and NetworkPolicies live (deployed-receiver),
     # or None when reference/deploy/ stands in for them (the reference, embedded).
     receiver_namespace: str | None = None
+    metrics_url: str | None = None  # the receiver's Prometheus endpoint (receiver-metrics)
 
     def lacks(self, capability: str) -> bool:
         return capability not in self.capabilities

@@ -23,7 +23,7 @@ from harness.targets.base import Target
 # applied to the API server, stand in for the Deployment and Service it would run as.
 CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys",
                           "deployed-receiver", "source-controller", "kustomize-controller",
-                          "receiver-log", "oidc-test-issuer"})
+                          "receiver-log", "oidc-test-issuer", "receiver-metrics"})
 DOWNSTREAM = ("source-controller", "kustomize-controller")
 # Receiver flags (given with --reference-arg) that make the target have a capability.
 FLAG_CAPABILITIES = {"--no-cross-namespace-refs": "no-cross-namespace-refs"}
@@ -69,4 +69,5 @@ def embedded_target(plane: ControlPlane, reference_args: Sequence[str] = ()) -> 
                 google_issuer=issuer,
                 log_tail=receiver.log_tail,
                 kubectl=plane.kubectl,
+                metrics_url=receiver.metrics_url,
             )

@@ -20,7 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
-from reference import annotate, api, controller, filters, logs, status
+from reference import annotate, api, controller, events, filters, logs, status
 from reference.annotate import AnnotationError, KubeAnnotator
 from reference.coalesce import Coalescer
 from reference.index import Index
@@ -798,6 +798,21 @@ def registry_strict_json() -> None:
         module.registry_payload = one_object_only  # type: ignore[attr-defined]
 
 
+def no_events() -> None:
+    events.Recorder.event = lambda self, obj, type_, reason, message: None  # type: ignore[method-assign]
+
+
+def events_not_aggregated() -> None:
+    record = events.Recorder._record
+
+    async def always_new(self: events.Recorder, ref: dict[str, Any], type_: str, reason: str,
+                         message: str) -> None:
+        self._recorded.clear()  # forget what was recorded: every repeat is a new Event
+        await record(self, ref, type_, reason, message)
+
+    events.Recorder._record = always_new  # type: ignore[method-assign]
+
+
 FLAWS: dict[str, Flaw] = {
     flaw.name: flaw
     for flaw in (
@@ -924,5 +939,9 @@ FLAWS: dict[str, Flaw] = {
         # --- found by `receiver-conformance diff` against Flux
         Flaw("registry-strict-json", "registry bodies must be exactly one JSON object: null "
              "and trailing data are refused", registry_strict_json),
+        # --- events and metrics (features/14)
+        Flaw("no-events", "no Kubernetes Event is recorded about a Receiver", no_events),
+        Flaw("events-not-aggregated", "a repeated Event is written again as a new Event, "
+             "not counted", events_not_aggregated),
     )
 }
