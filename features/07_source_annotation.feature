@@ -21,13 +21,14 @@ Feature: Asking the sources to reconcile
 
   Scenario: A Receiver reconciles every source it lists
     Given these sources:
-      | kind           | name      |
-      | GitRepository  | webapp    |
-      | OCIRepository  | manifests |
-      | HelmRepository | charts    |
-      | HelmChart      | webapp    |
-      | Bucket         | assets    |
-      | ImageRepository| webapp    |
+      | kind              | name      |
+      | GitRepository     | webapp    |
+      | OCIRepository     | manifests |
+      | HelmRepository    | charts    |
+      | HelmChart         | webapp    |
+      | Bucket            | assets    |
+      | ImageRepository   | webapp    |
+      | ArtifactGenerator | bundle    |
     And a "generic" Receiver "everything" listing every one of them
     When the generic sender posts an event
     Then the receiver answers 200

@@ -320,6 +320,8 @@ CASES = [
               "Docker Hub-dockerhub-null body", "Quay-quay-trailing data", "ACR-acr-null body",
               "ACR-acr-trailing data")),
           "expected 200"),
+    Teeth("no-artifactgenerator-default", "reconciles_every_source",
+          ("test_a_receiver_reconciles_every_source_it_lists",), "expected 200"),
     # --- events and metrics (features/14)
     Teeth("no-events", EVENTS_SELECT, (READY_EVENT, REPEATED_EVENT, WARNING_EVENT,
                                           STALLED_EVENT), "about Receiver webapp"),

@@ -54,6 +54,10 @@ SPECS: dict[str, dict[str, Any]] = {
     "Kustomization": {"interval": "10m", "path": "./", "prune": True,
                       "sourceRef": {"kind": "GitRepository", "name": "webapp"}},
     "HelmRelease": {"interval": "10m", "chart": {"spec": {"chart": "webapp"}}},
+    "ArtifactGenerator": {
+        "sources": [{"alias": "webapp", "kind": "GitRepository", "name": "webapp"}],
+        "artifacts": [{"name": "webapp", "copy": [{"from": "@webapp/**", "to": "@artifact/"}]}],
+    },
 }
 
 

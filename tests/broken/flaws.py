@@ -813,6 +813,13 @@ def events_not_aggregated() -> None:
     events.Recorder._record = always_new  # type: ignore[method-assign]
 
 
+def no_artifactgenerator_default() -> None:
+    api.DEFAULT_API_VERSIONS = {  # type: ignore[misc]
+        kind: version for kind, version in api.DEFAULT_API_VERSIONS.items()
+        if kind != "ArtifactGenerator"
+    }
+
+
 FLAWS: dict[str, Flaw] = {
     flaw.name: flaw
     for flaw in (
@@ -939,6 +946,8 @@ FLAWS: dict[str, Flaw] = {
         # --- found by `receiver-conformance diff` against Flux
         Flaw("registry-strict-json", "registry bodies must be exactly one JSON object: null "
              "and trailing data are refused", registry_strict_json),
+        Flaw("no-artifactgenerator-default", "an ArtifactGenerator without apiVersion is not "
+             "defaulted to source.extensions.fluxcd.io/v1beta1", no_artifactgenerator_default),
         # --- events and metrics (features/14)
         Flaw("no-events", "no Kubernetes Event is recorded about a Receiver", no_events),
         Flaw("events-not-aggregated", "a repeated Event is written again as a new Event, "
