@@ -653,9 +653,11 @@ def validate_before_readiness() -> None:
 def _bend_filters(bend: Callable[[api.ResourceRef, list[Any], Any], list[Any]]) -> None:
     """`bend(ref, top, own)` gives the filters of one resource (top: resourceFilter's)."""
 
-    def filters(self: KubeAnnotator, receiver: api.Receiver) -> list[list[Any]]:
-        top = [annotate._compiled(receiver.resource_filter)] if receiver.resource_filter else []
-        return [bend(r, top, annotate._compiled(r.filter) if r.filter else None)
+    def filters(self: KubeAnnotator, receiver: api.Receiver,
+                claims: bool = False) -> list[list[Any]]:
+        top = ([annotate._compiled(receiver.resource_filter, claims)]
+               if receiver.resource_filter else [])
+        return [bend(r, top, annotate._compiled(r.filter, claims) if r.filter else None)
                 for r in receiver.resources]
 
     KubeAnnotator._filters = filters  # type: ignore[method-assign]
@@ -673,7 +675,7 @@ def filters_either() -> None:
     def either(ref: api.ResourceRef, top: list[Any], own: Any) -> list[Any]:
         if not (top and own):
             return top + ([own] if own else [])
-        return [lambda obj, req: top[0](obj, req) or own(obj, req)]
+        return [lambda obj, req, claims=None: top[0](obj, req, claims) or own(obj, req, claims)]
 
     _bend_filters(either)
 
@@ -686,9 +688,10 @@ def wildcard_all_namespaces() -> None:
     annotate_ref = KubeAnnotator._annotate_ref
 
     async def everywhere(self: KubeAnnotator, receiver: api.Receiver, ref: api.ResourceRef,
-                         filters: list[Any], req: Any, stamp: str) -> None:
+                         filters: list[Any], req: Any, stamp: str,
+                         claims: Any = None) -> None:
         if ref.name != "*" or not ref.match_labels:
-            return await annotate_ref(self, receiver, ref, filters, req, stamp)
+            return await annotate_ref(self, receiver, ref, filters, req, stamp, claims)
         api_version = ref.api_version or api.DEFAULT_API_VERSIONS[ref.kind]
         mine = await self._collection(api_version, ref.kind, receiver.namespace)
         selector = ",".join(f"{k}={v}" for k, v in sorted(ref.match_labels.items()))
@@ -697,7 +700,7 @@ def wildcard_all_namespaces() -> None:
         for item in listing.get("items") or ():
             base = await self._collection(api_version, ref.kind, item["metadata"]["namespace"])
             obj = {"apiVersion": api_version, "kind": ref.kind, "metadata": item["metadata"]}
-            await self._annotate_one(base, obj, filters, req, stamp)
+            await self._annotate_one(base, obj, filters, req, stamp, claims)
         return None
 
     KubeAnnotator._annotate_ref = everywhere  # type: ignore[method-assign]
