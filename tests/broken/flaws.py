@@ -776,14 +776,15 @@ def empty_wildcard_error() -> None:
     annotate_ref = KubeAnnotator._annotate_ref
 
     async def must_match(self: KubeAnnotator, receiver: api.Receiver, ref: api.ResourceRef,
-                         filters: list[Any], req: Any, stamp: str) -> None:
+                         filters: list[Any], req: Any, stamp: str,
+                         claims: Any = None) -> None:
         if ref.name == "*" and ref.match_labels:
             api_version = ref.api_version or api.DEFAULT_API_VERSIONS[ref.kind]
             base = await self._collection(api_version, ref.kind, receiver.namespace)
             selector = ",".join(f"{k}={v}" for k, v in sorted(ref.match_labels.items()))
             if not (await self._kube.list(base, labelSelector=selector)).get("items"):
                 raise AnnotationError(f"no {ref.kind} matches {selector}")
-        return await annotate_ref(self, receiver, ref, filters, req, stamp)
+        return await annotate_ref(self, receiver, ref, filters, req, stamp, claims)
 
     KubeAnnotator._annotate_ref = must_match  # type: ignore[method-assign]
 
