@@ -181,6 +181,11 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         "env RC_CAPABILITIES, comma-separated); see 'receiver-conformance list'",
     )
     run.add_argument(
+        "--no-probe", action="store_true",
+        help="external: the declared capabilities are all it has; skip the probes (a deployed "
+        "receiver, a source controller answering a reconcile request)",
+    )
+    run.add_argument(
         "--receiver-namespace",
         metavar="N",
         help="external: the namespace of the receiver's Deployment and Service "
@@ -278,6 +283,8 @@ def command_run(args: argparse.Namespace) -> int:
     if capabilities and args.target != "external":
         return _fail(EXIT_USAGE, "--capability is for --target external; the embedded and "
                      "kind targets know their own capabilities")
+    if args.no_probe and args.target != "external":
+        return _fail(EXIT_USAGE, "--no-probe is for --target external")
     if args.target == "external":
         try:
             check_external(kubeconfig, args.receiver_url)
@@ -461,6 +468,8 @@ def _external_options(args: argparse.Namespace, capabilities: frozenset[str]) ->
     options = [f"--capability={name}" for name in sorted(capabilities)]
     if args.receiver_namespace:
         options.append(f"--receiver-namespace={args.receiver_namespace}")
+    if args.no_probe:
+        options.append("--no-probe")
     return options
 
 

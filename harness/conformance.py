@@ -66,6 +66,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     metavar="NAME", help="external target: a capability it has that cannot be "
                     f"probed; repeatable (env {CAPABILITIES_ENV}, comma-separated); one of "
                     + ", ".join(sorted(KNOWN_CAPABILITIES)))
+    group.addoption("--no-probe", dest="no_probe", action="store_true", default=False,
+                    help="external target: take the declared capabilities as the whole "
+                    "truth; skip probing for a deployed receiver and a source controller")
     group.addoption("--reference-arg", dest="reference_args", action="append", default=[],
                     metavar="ARG", help="embedded target: a flag added to the reference "
                     f"receiver's command line; repeatable (env {REFERENCE_ARGS_ENV}, "
@@ -155,6 +158,7 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
                 option(request.config, "work_namespace"),
                 declared_capabilities(request.config),
                 option(request.config, "receiver_namespace") or RECEIVER_NAMESPACE,
+                probe=not request.config.getoption("no_probe", default=False),
             )
         except Unreachable as err:
             pytest.exit(f"external target: {err}", returncode=2)

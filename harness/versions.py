@@ -30,6 +30,10 @@ FLUX_BUILD_REPLACES = {
     # source-controller v1.9.4 requires fluxcd/pkg/artifact v0.18.2 (refused); v0.18.0 builds.
     "source-controller": {"github.com/fluxcd/pkg/artifact": "v0.18.0"},
 }
+# The notification-controller releases of the release matrix (`make matrix`), each with the
+# Flux release that shipped it; the last is FLUX_MODULES'. Releases between these are refused
+# by the module proxy (v1.7.x, v1.8.x) or unknown to the checksum database (v1.9.0).
+NOTIFICATION_RELEASES = {"v1.5.0": "v2.5.0", "v1.6.0": "v2.6.0", "v1.9.3": FLUX_RELEASE}
 # Modules the checksum database does not know; fetched from the proxy unverified.
 GONOSUMDB = "github.com/fluxcd/source-watcher"
 # Gateway API's standard channel CRDs (Gateway, GatewayClass, HTTPRoute, ...).

@@ -159,6 +159,7 @@ def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture
         (["run", "--target", "external", "--capability", "telepathy"],
          "unknown capability 'telepathy'"),
         (["run", "--capability", "source-controller"], "--capability is for --target external"),
+        (["run", "--no-probe"], "--no-probe is for --target external"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(argv: list[str], says: str) -> None:

@@ -16,6 +16,7 @@ from harness.controlplane.processes import free_port
 from harness.flux import objects
 from harness.kube import Kube, wait_until
 from harness.reference_process import ReferenceReceiver
+from harness.targets import external
 from tests.broken.suite import SuiteRun, run_suite
 
 pytestmark = pytest.mark.controlplane
@@ -97,3 +98,22 @@ def test_an_unreachable_receiver_url_exits_2_with_a_reason(control_plane: Contro
     assert re.search(rf"external target: receiver URL {re.escape(url)} is unreachable: \w+",
                      reasons[0]), reasons[0]
     assert not run.named("passed") and not run.named("failed"), run.explain()
+
+
+
+@pytest.mark.parametrize("probe", [True, False])
+def test_no_probe_takes_the_declared_capabilities_as_the_whole_truth(
+    control_plane: ControlPlane, reference: ReferenceReceiver, probe: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    probed: list[str] = []
+    monkeypatch.setattr(external, "has_source_controller",
+                        lambda *_a, **_k: probed.append("source-controller") or True)
+    monkeypatch.setattr(external, "has_deployed_receiver",
+                        lambda *_a, **_k: probed.append("deployed-receiver") or True)
+    target = external.external_target(str(control_plane.kubeconfig), reference.url, None,
+                                      ["receiver-log"], probe=probe)
+    assert "receiver-log" in target.capabilities
+    found = {"source-controller", "deployed-receiver"}
+    assert set(probed) == (found if probe else set())
+    assert (found <= target.capabilities) == probe

@@ -37,7 +37,8 @@ IMAGE_TAG = "test_the_imagetag_filter_of_fluxs_docs_works_tag_is_result[{}]"
 OIDC_REFUSED = "test_a_bad_id_token_is_refused_and_changes_nothing[{}]"
 OIDC_ACCEPTED = "test_a_valid_id_token_from_the_trusted_issuer_reconciles_the_source"
 # The broken receiver runs on this host, so it reaches the suite's OIDC issuer on 127.0.0.1.
-SUITE_ARGS = ("--capability", "oidc-test-issuer")
+# Nothing else is there to find: no probes (the source-controller probe waits 5 s per run).
+SUITE_ARGS = ("--capability", "oidc-test-issuer", "--no-probe")
 
 GITHUB_BAD_SIGNATURES = [GITHUB_REFUSED.format(v) for v in (
     "with a wrong signature", "without a signature", "with a malformed signature",

@@ -52,34 +52,64 @@ def ensure_controllers(
     go: str | None = None, log: Log | None = None,
 ) -> dict[str, Path]:
     """The controller binaries, built into the cache when needed."""
-    log = log or stderr_log("flux")
     found = find_controllers(env, names)
     if found is not None:
         return found
-    go_path = go or find_go(env)
-    if not go_path:
-        raise FluxNotBuilt(f"Flux's controllers are not built in {cache_dir(env)} and there "
-                           "is no Go toolchain to build them; install Go (1.26 or later)")
-    dest = cache_dir(env)
-    with locked(dest, log):
-        work = dest / ".work"
-        for name in names:
-            if executable(dest / name):
-                continue
-            module, version = versions.FLUX_MODULES[name]
-            started = time.monotonic()
-            try:
-                build_module(go_path, module, version, {name: "."}, dest, work,
-                             go_env(env, GONOSUMDB=versions.GONOSUMDB), log,
-                             ldflags=f"-s -w -X main.VERSION={version}",
-                             replaces=versions.FLUX_BUILD_REPLACES.get(name))
-            except BuildFailed as err:
-                raise FluxNotBuilt(f"building {name} {version} failed: {err}") from None
-            log(f"built {name} {version} in {time.monotonic() - started:.0f} s")
-        shutil.rmtree(work, ignore_errors=True)
+    for name in names:
+        _ensure(name, *versions.FLUX_MODULES[name], cache_dir(env), env, go, log)
     found = find_controllers(env, names)
     assert found is not None
     return found
+
+
+def release_cache_dir(version: str, env: Mapping[str, str] | None = None) -> Path:
+    return cache_root(env) / "flux" / f"notification-controller-{version}"
+
+
+def ensure_notification_controller(
+    version: str, env: Mapping[str, str] | None = None, go: str | None = None,
+    log: Log | None = None,
+) -> Path:
+    """notification-controller at `version` (one of `versions.NOTIFICATION_RELEASES`),
+    built into its own cache folder when needed; the pinned one is the release's."""
+    name = "notification-controller"
+    module, pinned = versions.FLUX_MODULES[name]
+    if version == pinned:
+        return ensure_controllers(env, [name], go, log)[name]
+    if version not in versions.NOTIFICATION_RELEASES:
+        known = ", ".join(versions.NOTIFICATION_RELEASES)
+        raise FluxNotBuilt(f"notification-controller {version} is not one of the releases "
+                           f"this suite builds ({known})")
+    return _ensure(name, module, version, release_cache_dir(version, env), env, go, log)
+
+
+def _ensure(name: str, module: str, version: str, dest: Path,
+            env: Mapping[str, str] | None, go: str | None, log: Log | None) -> Path:
+    """`dest/name`, built from `module@version` unless it is there already."""
+    log = log or stderr_log("flux")
+    binary = dest / name
+    if executable(binary):
+        return binary
+    go_path = go or find_go(env)
+    if not go_path:
+        raise FluxNotBuilt(f"{name} {version} is not built in {dest} and there is no Go "
+                           "toolchain to build it; install Go (1.26 or later)")
+    with locked(dest, log):
+        if executable(binary):
+            return binary
+        work = dest / ".work"
+        started = time.monotonic()
+        try:
+            build_module(go_path, module, version, {name: "."}, dest, work,
+                         go_env(env, GONOSUMDB=versions.GONOSUMDB), log,
+                         ldflags=f"-s -w -X main.VERSION={version}",
+                         replaces=versions.FLUX_BUILD_REPLACES.get(name))
+        except BuildFailed as err:
+            raise FluxNotBuilt(f"building {name} {version} failed: {err}") from None
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        log(f"built {name} {version} in {time.monotonic() - started:.0f} s")
+    return binary
 
 
 def main() -> int:

@@ -106,9 +106,11 @@ def has_source_controller(kube: Kube, namespace: str | None,
 def external_target(
     kubeconfig: str | None, receiver_url: str | None, namespace: str | None,
     declared: Iterable[str] = (), receiver_namespace: str = RECEIVER_NAMESPACE,
+    probe: bool = True,
 ) -> Target:
     """Check that the target answers, then describe what it can do: what was declared (each
-    name checked, else UnknownCapability) plus what the probes find."""
+    name checked, else UnknownCapability) plus, unless `probe` is false, what the probes of
+    a deployed receiver and a source controller find."""
     capabilities = set(parse_capabilities(declared))
     path = Path(kubeconfig).expanduser() if kubeconfig else None
     check_external(path, receiver_url)
@@ -120,10 +122,11 @@ def external_target(
         kube = Kube(api)
         if all(_serves(kube, *kind) for kind in EXPOSURE_KINDS):
             capabilities.add("exposure-objects")
-        if "deployed-receiver" not in capabilities and has_deployed_receiver(
+        if probe and "deployed-receiver" not in capabilities and has_deployed_receiver(
                 kube, receiver_namespace):
             capabilities.add("deployed-receiver")
-        if "source-controller" not in capabilities and has_source_controller(kube, namespace):
+        if probe and "source-controller" not in capabilities and has_source_controller(
+                kube, namespace):
             capabilities.add("source-controller")
     kubectl = shutil.which("kubectl")
     if kubectl:
