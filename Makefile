@@ -7,7 +7,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 REPORT ?= reports
 
-.PHONY: conformance conformance-flux verified test venv binaries lint bench clean diff flake
+.PHONY: conformance conformance-flux verified matrix test venv binaries lint bench clean diff flake
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,18 @@ conformance: binaries
 # The same scenarios against Flux's own notification-controller.
 conformance-flux: binaries
 	$(VENV)/bin/receiver-conformance run --target flux --profile all --report-dir $(REPORT)/flux
+
+# The release matrix: the whole suite against each notification-controller release of
+# harness/versions.py (each built once, with its own CRDs), then one table, scenario x release,
+# in reports/matrix/matrix.md and the README; each change between releases is named in
+# harness/flux/releases.yaml.
+RELEASES ?= $(shell $(PY) -c 'from harness import versions; print(*versions.NOTIFICATION_RELEASES)')
+matrix: binaries
+	for v in $(RELEASES); do \
+		$(VENV)/bin/receiver-conformance run --target flux --notification-controller $$v \
+			--profile all --report-dir $(REPORT)/matrix/$$v || true; done
+	$(VENV)/bin/receiver-conformance matrix $(addprefix $(REPORT)/matrix/,$(RELEASES)) \
+		--out $(REPORT)/matrix --readme README.md
 
 # Generated Receivers and requests, the reference against Flux on one control plane: a
 # fixed seed and a budget for CI (about 3 minutes); the report lists every disagreement.

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from harness import versions
-from harness.paths import FEATURES, FLUX_DEVIATIONS, REPO_ROOT
-from harness.report import deviations, model, verified, write_reports
+from harness.paths import FEATURES, FLUX_DEVIATIONS, FLUX_RELEASE_CHANGES, REPO_ROOT
+from harness.report import deviations, matrix, model, verified, write_reports
 from harness.report.features import FeatureFileError, not_run_results
 from harness.report.html import render_html
 from harness.report.preflight import Unreachable, check_external
@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_commands(commands)
     _add_node_commands(commands)
     _add_verified_command(commands)
+    _add_matrix_command(commands)
     _add_diff_command(commands)
     return parser
 
@@ -98,6 +99,22 @@ def command_diff(args: argparse.Namespace) -> int:
     if args.fail_on_disagreement and run.findings:
         return EXIT_NOT_PASSED
     return EXIT_OK
+
+
+def _add_matrix_command(commands: argparse._SubParsersAction) -> None:
+    matrix_cmd = commands.add_parser(
+        "matrix",
+        help="each scenario's outcome across releases, from one run per release",
+        description="Build the release matrix from report directories (one run per release "
+        "of one implementation); name each change of behaviour from the changes file.",
+    )
+    matrix_cmd.add_argument("report_dirs", type=Path, nargs="+", metavar="REPORT_DIR")
+    matrix_cmd.add_argument("--changes", type=Path, default=FLUX_RELEASE_CHANGES,
+                            help="what changed in which release (YAML; default: "
+                            "harness/flux/releases.yaml)")
+    matrix_cmd.add_argument("--out", type=Path, help="a folder for matrix.md (every scenario)")
+    matrix_cmd.add_argument("--readme", type=Path, help="the README to update")
+    matrix_cmd.set_defaults(handler=command_matrix)
 
 
 def _add_verified_command(commands: argparse._SubParsersAction) -> None:
@@ -158,6 +175,14 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         "harness/flux/deviations.yaml)",
     )
     run.add_argument("--implementation-url", metavar="URL", help="its home page")
+    run.add_argument(
+        "--notification-controller", metavar="VERSION",
+        choices=tuple(versions.NOTIFICATION_RELEASES),
+        help="flux: the notification-controller release under test, one of "
+        + ", ".join(versions.NOTIFICATION_RELEASES)
+        + f" (default: {versions.FLUX_MODULES['notification-controller'][1]}, Flux "
+        f"{versions.FLUX_RELEASE}'s); built with its own CRDs on first use",
+    )
     run.add_argument(
         "--kubeconfig",
         type=Path,
@@ -285,6 +310,8 @@ def command_run(args: argparse.Namespace) -> int:
                      "kind targets know their own capabilities")
     if args.no_probe and args.target != "external":
         return _fail(EXIT_USAGE, "--no-probe is for --target external")
+    if args.notification_controller and args.target != "flux":
+        return _fail(EXIT_USAGE, "--notification-controller is for --target flux")
     if args.target == "external":
         try:
             check_external(kubeconfig, args.receiver_url)
@@ -304,7 +331,7 @@ def command_run(args: argparse.Namespace) -> int:
         namespace=args.namespace,
         implementation=_implementation(args),
         pytest_args=_kind_implementation(args) + _external_options(args, capabilities)
-        + args.pytest_args,
+        + _flux_options(args) + args.pytest_args,
     )
     started = datetime.now(UTC)
     print(
@@ -423,6 +450,31 @@ def command_verified(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def command_matrix(args: argparse.Namespace) -> int:
+    try:
+        runs = [model.load_results(d / "results.json") for d in args.report_dirs]
+        changes = matrix.load_changes(args.changes)
+    except (model.ResultsError, matrix.ChangesError) as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    built = matrix.build(runs)
+    text = matrix.summary(built, changes)
+    print(text, end="")
+    try:
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / "matrix.md").write_text(matrix.full_table(built, changes),
+                                                encoding="utf-8")
+        if args.readme:
+            verified.update_readme(args.readme, text, matrix.START, matrix.END)
+    except (verified.ReadmeError, OSError) as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    missing = matrix.unexplained(built, changes)
+    if missing:
+        return _fail(1, f"{len(missing)} change(s) between releases not named in "
+                     f"{args.changes}: " + "; ".join(missing))
+    return EXIT_OK
+
+
 def command_cluster(args: argparse.Namespace) -> int:
     from harness.controlplane import cluster
 
@@ -473,6 +525,12 @@ def _external_options(args: argparse.Namespace, capabilities: frozenset[str]) ->
     return options
 
 
+def _flux_options(args: argparse.Namespace) -> list[str]:
+    """The notification-controller release the flux target runs, as a pytest option."""
+    version = args.notification_controller
+    return [f"--notification-controller={version}"] if version else []
+
+
 def _kind_implementation(args: argparse.Namespace) -> list[str]:
     """On kind, `--implementation reference|flux` also chooses what the target installs."""
     name = (args.implementation or "").rpartition("/")[2].lower()
@@ -489,7 +547,7 @@ def _implementation(args: argparse.Namespace) -> dict[str, str]:
     if not name and args.target == "flux":
         module, version = versions.FLUX_MODULES["notification-controller"]
         name = module.removeprefix("github.com/")
-        impl.setdefault("version", version)
+        impl.setdefault("version", args.notification_controller or version)
     if name:
         organization, _, project = name.rpartition("/")
         if organization:

@@ -29,6 +29,7 @@ from collections.abc import Iterator
 import pytest
 from kubernetes.client.rest import ApiException
 
+from harness.controlplane.crds import CRDsNotFound
 from harness.flux.build import FluxNotBuilt
 from harness.flux.controllers import ControllerFailed
 from harness.flux.manifests import ManifestsNotFound
@@ -51,6 +52,8 @@ OPTIONS = {
     "receiver_url": ("RC_RECEIVER_URL", "external target: base URL of its receiver"),
     "work_namespace": ("RC_NAMESPACE", "external target: the namespace to work in"),
     "kind_implementation": ("RC_KIND_IMPLEMENTATION", "kind target: reference or flux"),
+    "notification_controller": ("RC_NOTIFICATION_CONTROLLER",
+                                "flux target: the notification-controller release to run"),
     "receiver_namespace": ("RC_RECEIVER_NAMESPACE",
                            f"external target: the receiver's namespace ({RECEIVER_NAMESPACE})"),
 }
@@ -174,12 +177,13 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
     if name == "flux":
         from harness.flux.target import flux_target
 
-        context = flux_target(plane)
+        context = flux_target(plane, option(request.config, "notification_controller"))
     else:
         context = embedded_target(plane, reference_args(request.config))
     try:
         started = context.__enter__()
-    except (ReferenceReceiverError, ControllerFailed, FluxNotBuilt, ManifestsNotFound) as err:
+    except (ReferenceReceiverError, ControllerFailed, FluxNotBuilt, ManifestsNotFound,
+            CRDsNotFound) as err:
         pytest.exit(f"{name} target did not start: {err}", returncode=2)
     try:
         yield started

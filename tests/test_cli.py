@@ -160,6 +160,11 @@ def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture
          "unknown capability 'telepathy'"),
         (["run", "--capability", "source-controller"], "--capability is for --target external"),
         (["run", "--no-probe"], "--no-probe is for --target external"),
+        (["run", "--notification-controller", "v1.6.0"],
+         "--notification-controller is for --target flux"),
+        (["run", "--target", "flux", "--notification-controller", "v0.1.0"],
+         "invalid choice: 'v0.1.0'"),
+        (["matrix", "/nonexistent/run"], "/nonexistent/run"),
     ],
 )
 def test_bad_usage_is_one_line_and_exit_2(argv: list[str], says: str) -> None:

@@ -100,3 +100,36 @@ def test_a_failed_build_names_the_controller(tmp_path: Path) -> None:
                        match=f"building {name} {versions.FLUX_MODULES[name][1]} failed"):
         ensure_controllers(env, go=str(go.path), log=quiet)
     assert find_controllers(env) is None
+
+
+OLD_RELEASE = next(iter(versions.NOTIFICATION_RELEASES))
+
+
+def test_an_older_notification_controller_is_built_into_its_own_folder(tmp_path: Path) -> None:
+    env = cache_env(tmp_path)
+    module = versions.FLUX_MODULES["notification-controller"][0]
+    directory = tmp_path / "mods" / "old"
+    directory.mkdir(parents=True)
+    (directory / "go.mod").write_text(f"module {module}\n")
+    go = FakeGo(tmp_path / "go-bin", modules={f"{module}@{OLD_RELEASE}": str(directory)})
+    binary = build.ensure_notification_controller(OLD_RELEASE, env, go=str(go.path), log=quiet)
+    assert binary == build.release_cache_dir(OLD_RELEASE, env) / "notification-controller"
+    assert binary.parent != build.cache_dir(env)
+    ldflags = next(a for a in go.calls() if a[0] == "build")
+    assert ldflags[ldflags.index("-ldflags") + 1].endswith(f"main.VERSION={OLD_RELEASE}")
+    # Built once: a second call needs no go.
+    assert build.ensure_notification_controller(OLD_RELEASE, env, go="/nonexistent",
+                                                log=quiet) == binary
+
+
+def test_the_pinned_notification_controller_is_the_releases_own(tmp_path: Path) -> None:
+    env = cache_env(tmp_path)
+    put_binaries(build.cache_dir(env), ("notification-controller",))
+    pinned = versions.FLUX_MODULES["notification-controller"][1]
+    assert build.ensure_notification_controller(pinned, env, go="/nonexistent", log=quiet) == (
+        build.cache_dir(env) / "notification-controller")
+
+
+def test_a_release_outside_the_matrix_is_refused_by_name(tmp_path: Path) -> None:
+    with pytest.raises(FluxNotBuilt, match=r"v0\.0\.1 is not one of the releases"):
+        build.ensure_notification_controller("v0.0.1", cache_env(tmp_path), log=quiet)

@@ -61,20 +61,44 @@ def ensure_crds(env: Mapping[str, str] | None = None, go: str | None = None,
     with locked(dest, log):
         if (dest / COMPLETE).exists():
             return dest
-        env_ = go_env(env, GONOSUMDB=versions.GONOSUMDB)
         for module, version in modules():
-            try:
-                info = download(go_path, module, version, env_, log, cwd=dest)
-            except BuildFailed as err:
-                raise CRDsNotFound(str(err)) from None
-            source = Path(info["Dir"]) / CRD_DIRS.get(module, DEFAULT_CRD_DIR)
-            files = sorted(p for p in source.glob("*.yaml") if p.name != "kustomization.yaml")
-            if not files:
-                raise CRDsNotFound(f"{module}@{version} has no CRDs in {source}")
-            for path in files:
-                shutil.copyfile(path, dest / path.name)
+            _copy_module_crds(go_path, module, version, dest, env, log)
         (dest / COMPLETE).write_text("\n".join(f"{m} {v}" for m, v in modules()) + "\n")
     return dest
+
+
+def ensure_module_crds(module: str, version: str, env: Mapping[str, str] | None = None,
+                       go: str | None = None, log: Log | None = None) -> Path:
+    """The CRDs of one module at `version` (another release than the pinned set's, e.g. for
+    the release matrix), in their own cache folder."""
+    log = log or stderr_log("crds")
+    dest = cache_root(env) / "crds" / f"{module.rsplit('/', 1)[-1]}-{version}"
+    if (dest / COMPLETE).exists():
+        return dest
+    go_path = go or find_go(env)
+    if not go_path:
+        raise CRDsNotFound(f"the CRDs of {module}@{version} are not cached in {dest} and there "
+                           "is no Go toolchain to download them; install Go (1.26 or later)")
+    with locked(dest, log):
+        if not (dest / COMPLETE).exists():
+            _copy_module_crds(go_path, module, version, dest, env, log)
+            (dest / COMPLETE).write_text(f"{module} {version}\n")
+    return dest
+
+
+def _copy_module_crds(go: str, module: str, version: str, dest: Path,
+                      env: Mapping[str, str] | None, log: Log) -> None:
+    try:
+        info = download(go, module, version, go_env(env, GONOSUMDB=versions.GONOSUMDB), log,
+                        cwd=dest)
+    except BuildFailed as err:
+        raise CRDsNotFound(str(err)) from None
+    source = Path(info["Dir"]) / CRD_DIRS.get(module, DEFAULT_CRD_DIR)
+    files = sorted(p for p in source.glob("*.yaml") if p.name != "kustomization.yaml")
+    if not files:
+        raise CRDsNotFound(f"{module}@{version} has no CRDs in {source}")
+    for path in files:
+        shutil.copyfile(path, dest / path.name)
 
 
 def crd_files(directory: Path) -> list[Path]:

@@ -21,7 +21,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -84,7 +84,8 @@ class FluxControllers:
     def __init__(self, kubeconfig: Path, names: Sequence[str] = CONTROLLERS,
                  extra_args: dict[str, list[str]] | None = None,
                  log_dir: Path | None = None,
-                 runtime_namespace: str = NAMESPACE) -> None:
+                 runtime_namespace: str = NAMESPACE,
+                 binaries: Mapping[str, Path] | None = None) -> None:
         unknown = sorted(set(names) - set(PORTS))
         if unknown:
             raise ValueError(f"unknown Flux controller(s): {', '.join(unknown)}")
@@ -93,6 +94,7 @@ class FluxControllers:
         self.names = sorted(names, key=lambda n: n != "notification-controller")
         self.extra_args = extra_args or {}
         self.runtime_namespace = runtime_namespace  # with --watch-all-namespaces=false: watched
+        self.binaries = dict(binaries or {})  # in place of the release's own builds
         self._log_dir = log_dir
         self._tmp: Path | None = None
         self.running: dict[str, Controller] = {}
@@ -109,7 +111,8 @@ class FluxControllers:
         return self._log_dir or self._tmp
 
     def start(self) -> FluxControllers:
-        binaries = ensure_controllers(names=self.names)
+        own = [name for name in self.names if name not in self.binaries]
+        binaries = {**ensure_controllers(names=own), **self.binaries}
         self._tmp = Path(tempfile.mkdtemp(prefix="rc-flux-"))
         try:
             with api_client(self.kubeconfig) as api:

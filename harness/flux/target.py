@@ -13,10 +13,11 @@ from contextlib import contextmanager
 
 from harness import versions
 from harness.controlplane import ControlPlane
+from harness.controlplane.crds import ensure_module_crds
 from harness.flux import manifests
-from harness.flux.build import CONTROLLERS
+from harness.flux.build import CONTROLLERS, ensure_notification_controller
 from harness.flux.controllers import NAMESPACE, FluxControllers
-from harness.kube import Kube, api_client
+from harness.kube import Kube, api_client, install_crds
 from harness.targets.base import Target
 
 # What Flux's controllers give the scenarios beside the API server. Flux cannot trust the
@@ -28,24 +29,34 @@ RECEIVER = "notification-controller"
 
 
 @contextmanager
-def flux_target(plane: ControlPlane) -> Iterator[Target]:
-    """Run Flux's controllers against `plane` for as long as the target is in use."""
-    with FluxControllers(plane.kubeconfig, CONTROLLERS) as flux:
+def flux_target(plane: ControlPlane, receiver_version: str | None = None) -> Iterator[Target]:
+    """Run Flux's controllers against `plane` for as long as the target is in use; with
+    `receiver_version`, notification-controller is that release (with its own CRDs) beside
+    the pinned release's source- and kustomize-controller."""
+    module, pinned = versions.FLUX_MODULES[RECEIVER]
+    version = receiver_version or pinned
+    binaries = {}
+    if version != pinned:
+        binaries[RECEIVER] = ensure_notification_controller(version)
+        with api_client(plane.kubeconfig) as api:
+            install_crds(Kube(api), ensure_module_crds(module, version))
+    with FluxControllers(plane.kubeconfig, CONTROLLERS, binaries=binaries) as flux:
         with api_client(plane.kubeconfig) as api:
             installed = manifests.install(Kube(api), NAMESPACE)
         capabilities = set(CAPABILITIES)
         if plane.kubectl is not None:
             capabilities.add("kubectl")
-        module, version = versions.FLUX_MODULES[RECEIVER]
+        release = versions.NOTIFICATION_RELEASES.get(version, versions.FLUX_RELEASE)
         yield Target(
             name="flux",
             kubeconfig=plane.kubeconfig,
             receiver_url=flux[RECEIVER].url("receiver"),
             capabilities=frozenset(capabilities),
             details={
-                "implementation": f"{module} {version} (Flux {versions.FLUX_RELEASE})",
+                "implementation": f"{module} {version} (Flux {release})",
                 "controllers": ", ".join(
-                    f"{name} {versions.FLUX_MODULES[name][1]}" for name in CONTROLLERS),
+                    f"{name} {version if name == RECEIVER else versions.FLUX_MODULES[name][1]}"
+                    for name in CONTROLLERS),
                 "control plane": f"kube-apiserver {plane.binaries.kube_apiserver.parent}",
                 "install objects": ", ".join(installed),
             },

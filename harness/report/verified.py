@@ -39,10 +39,11 @@ def table(runs: list[dict[str, Any]]) -> str:
     return "\n".join(lines + [row(r) for r in runs]) + "\n"
 
 
-def update_readme(readme: Path, text: str) -> None:
+def update_readme(readme: Path, text: str, start: str = START, end: str = END) -> None:
+    """Put `text` between the markers `start` and `end` of the README."""
     content = readme.read_text(encoding="utf-8")
-    if START not in content or END not in content:
-        raise ReadmeError(f"{readme} has no {START} ... {END} section")
-    head, rest = content.split(START, 1)
-    _, tail = rest.split(END, 1)
-    readme.write_text(f"{head}{START}\n{text}{END}{tail}", encoding="utf-8")
+    if start not in content or end not in content:
+        raise ReadmeError(f"{readme} has no {start} ... {end} section")
+    head, rest = content.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{text}{end}{tail}", encoding="utf-8")

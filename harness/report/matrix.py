@@ -1,0 +1,144 @@
+"""The release matrix: each scenario's outcome against several releases of one implementation.
+
+    receiver-conformance matrix reports/matrix/v1.5.0 reports/matrix/v1.6.0 ... \\
+        --changes harness/flux/releases.yaml --out reports/matrix --readme README.md
+
+Each report directory is one run (`results.json`); its release is the implementation's
+version. A scenario whose outcome is not the same in every release is a change of behaviour;
+the changes file names each one (the release it changed in and what changed, traced to the
+code), and the README shows the counts per release plus every changed or failing scenario.
+A change that the file does not name is listed as unexplained and makes the command fail.
+
+    - scenario: 'Hostile requests leave neither the token nor the webhook path in the log'
+      changed_in: v1.6.0
+      change: ...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.report import model
+
+START = "<!-- release-matrix:start -->"
+END = "<!-- release-matrix:end -->"
+MARKS = {"passed": "pass", "failed": "**fail**", "skipped": "skip", "error": "**error**"}
+
+
+class ChangesError(Exception):
+    """A changes file that cannot be read or lacks a field."""
+
+
+@dataclass(frozen=True)
+class Change:
+    scenario: str
+    changed_in: str
+    change: str
+
+
+@dataclass
+class Matrix:
+    releases: list[str]
+    outcomes: dict[str, dict[str, str]] = field(default_factory=dict)  # scenario -> release
+    counts: dict[str, model.Counts] = field(default_factory=dict)
+    flux: dict[str, str] = field(default_factory=dict)  # release -> what it shipped with
+
+    def changed(self) -> list[str]:
+        """Scenarios whose outcome differs between releases (a missing one counts)."""
+        return [name for name, row in self.outcomes.items()
+                if len({row.get(r, "not run") for r in self.releases}) > 1]
+
+    def failing_everywhere(self) -> list[str]:
+        return [name for name, row in self.outcomes.items()
+                if all(row.get(r) in ("failed", "error") for r in self.releases)]
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in version.lstrip("v").split("."))
+
+
+def build(runs: list[dict[str, Any]]) -> Matrix:
+    """One matrix from runs of different releases, oldest release first."""
+    by_release: dict[str, dict[str, Any]] = {}
+    for results in runs:
+        run = results.get("run") or {}
+        release = (run.get("implementation") or {}).get("version") or "?"
+        by_release[release] = results
+    matrix = Matrix(sorted(by_release, key=version_key))
+    for release in matrix.releases:
+        results = by_release[release]
+        matrix.counts[release] = model.count(results["scenarios"])
+        details = (results.get("target") or {}).get("details") or {}
+        matrix.flux[release] = details.get("controllers") or details.get("implementation", "")
+        for scenario in results["scenarios"]:
+            row = matrix.outcomes.setdefault(model.display_name(scenario), {})
+            row[release] = scenario["outcome"]
+    return matrix
+
+
+def load_changes(path: Path) -> list[Change]:
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as err:
+        raise ChangesError(f"cannot read release changes {path}: {err}") from None
+    if not isinstance(entries, list):
+        raise ChangesError(f"{path}: expected a list of changes")
+    changes = []
+    for number, entry in enumerate(entries, 1):
+        missing = [f for f in ("scenario", "changed_in", "change")
+                   if not (isinstance(entry, dict) and entry.get(f))]
+        if missing:
+            raise ChangesError(f"{path}: change {number} lacks {', '.join(missing)}")
+        changes.append(Change(entry["scenario"], entry["changed_in"],
+                              " ".join(entry["change"].split())))
+    return changes
+
+
+def unexplained(matrix: Matrix, changes: list[Change]) -> list[str]:
+    named = {c.scenario for c in changes}
+    return [name for name in matrix.changed() if name not in named]
+
+
+def _row(matrix: Matrix, name: str, note: str) -> str:
+    cells = [MARKS.get(matrix.outcomes[name].get(r, ""), "not run") for r in matrix.releases]
+    return f"| {_escape(name)} | " + " | ".join(cells) + f" | {_escape(note)} |"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def summary(matrix: Matrix, changes: list[Change]) -> str:
+    """Counts per release, then every scenario that changed or fails in every release."""
+    head = "| | " + " | ".join(matrix.releases) + " |"
+    rule = "| --- |" + " --- |" * len(matrix.releases)
+    lines = [head, rule]
+    for label, attr in (("passed", "passed"), ("failed", "failed"), ("skipped", "skipped")):
+        lines.append(f"| {label} | " + " | ".join(
+            str(getattr(matrix.counts[r], attr)) for r in matrix.releases) + " |")
+    notes = {c.scenario: f"changed in {c.changed_in}: {c.change}" for c in changes}
+    changed = matrix.changed()
+    lines += ["", f"Scenarios whose outcome differs between releases ({len(changed)}), and "
+              "those failing in every release:", "",
+              "| scenario | " + " | ".join(matrix.releases) + " | what changed |",
+              "| --- |" + " --- |" * (len(matrix.releases) + 1)]
+    for name in changed:
+        lines.append(_row(matrix, name, notes.get(name, "**unexplained**")))
+    for name in matrix.failing_everywhere():
+        lines.append(_row(matrix, name, "fails in every release (see known deviations)"))
+    return "\n".join(lines) + "\n"
+
+
+def full_table(matrix: Matrix, changes: list[Change]) -> str:
+    """Every scenario against every release (the report's matrix.md)."""
+    notes = {c.scenario: f"changed in {c.changed_in}: {c.change}" for c in changes}
+    lines = ["# Release matrix", "",
+             *(f"- {r}: {matrix.flux.get(r) or r}" for r in matrix.releases), "",
+             "| scenario | " + " | ".join(matrix.releases) + " | note |",
+             "| --- |" + " --- |" * (len(matrix.releases) + 1)]
+    lines += [_row(matrix, name, notes.get(name, "")) for name in sorted(matrix.outcomes)]
+    return "\n".join(lines) + "\n"
