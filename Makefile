@@ -45,7 +45,8 @@ matrix: binaries
 # fixed seed and a budget for CI (about 3 minutes); the report lists every disagreement.
 diff: binaries
 	$(VENV)/bin/receiver-conformance diff --left reference --right flux --seed 1 \
-		--examples 600 --receivers 30 --max-time 150 --shrink-time 20 --report-dir $(REPORT)/diff
+		--examples 600 --receivers 30 --max-time 150 --shrink-time 20 --report-dir $(REPORT)/diff \
+		--fail-on-disagreement
 
 # The README's "verified against" table, from real runs of both targets.
 verified: binaries

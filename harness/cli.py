@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from harness import versions
-from harness.paths import FEATURES, FLUX_DEVIATIONS, FLUX_RELEASE_CHANGES, REPO_ROOT
+from harness.paths import (
+    FEATURES,
+    FLUX_DEVIATIONS,
+    FLUX_DISAGREEMENTS,
+    FLUX_RELEASE_CHANGES,
+    REPO_ROOT,
+)
 from harness.report import deviations, matrix, model, verified, write_reports
 from harness.report.features import FeatureFileError, not_run_results
 from harness.report.html import render_html
@@ -73,7 +79,11 @@ def _add_diff_command(commands: argparse._SubParsersAction) -> None:
     diff.add_argument("--shrink-time", type=float, default=60.0, metavar="S",
                       help="shrink each disagreement for at most S seconds (default 60)")
     diff.add_argument("--report-dir", type=Path, default=Path("diff-report"))
-    diff.add_argument("--fail-on-disagreement", action="store_true")
+    diff.add_argument("--known", type=Path, metavar="FILE",
+                      help="disagreements explained by a cause (YAML; default when a side is "
+                      "flux: harness/flux/disagreements.yaml)")
+    diff.add_argument("--fail-on-disagreement", action="store_true",
+                      help="exit 1 when a disagreement is not a known one")
     diff.set_defaults(handler=command_diff)
 
 
@@ -85,6 +95,9 @@ def _positive(value: str) -> int:
 
 
 def command_diff(args: argparse.Namespace) -> int:
+    from harness.diff.known import KnownError, heading
+    from harness.diff.known import load as load_known
+    from harness.diff.report import unexplained
     from harness.diff.runner import Budget
     from harness.diff.session import diff
 
@@ -92,11 +105,21 @@ def command_diff(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, "--max-time must be positive and --shrink-time not negative")
     budget = Budget(seed=args.seed, examples=args.examples, receivers=args.receivers,
                     max_time=args.max_time, shrink_time=args.shrink_time)
+    known_file = args.known or (FLUX_DISAGREEMENTS if "flux" in (args.left, args.right)
+                                else None)
     try:
-        run = diff(args.left, args.right, budget, args.report_dir.resolve())
+        known = load_known(known_file) if known_file else {}
+    except KnownError as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    try:
+        run = diff(args.left, args.right, budget, args.report_dir.resolve(), known)
     except KeyboardInterrupt:
         return _fail(130, "interrupted")
-    if args.fail_on_disagreement and run.findings:
+    left = unexplained(run, known)
+    if left:
+        print(f"diff: {len(left)} disagreement(s) not explained by {known_file}: "
+              + "; ".join(heading(f.key) for f in left), file=sys.stderr)
+    if args.fail_on_disagreement and left:
         return EXIT_NOT_PASSED
     return EXIT_OK
 

@@ -97,3 +97,24 @@ def test_gherkin_scenario_format() -> None:
     assert lines[-2] == "    Then reference answers 200 and annotates nothing"
     assert lines[-1] == "    But flux answers 500 and annotates nothing"
     assert "/hook/" not in text  # no hook path in a scenario
+
+
+def test_a_known_disagreement_is_explained_in_the_report(tmp_path) -> None:
+    import json
+
+    from harness.diff import report
+    from harness.diff.known import Known, heading
+
+    run = _run(lambda built: built.body == b"null")
+    key = heading(next(f for f in run.findings.values() if f.request is not None).key)
+    assert key == "request * 200 500"
+    assert [heading(f.key) for f in report.unexplained(run, {})] == [
+        heading(f.key) for f in run.findings.values() if f.request is None] + [key]
+    known = {key: Known(key, "Flux answers 500 for a null body", "Some scenario")}
+    assert key not in [heading(f.key) for f in report.unexplained(run, known)]
+    report.write(run, tmp_path, 1.0, known)
+    assert "Known: Flux answers 500 for a null body (pinned by the scenario \"Some scenario\")" \
+        in (tmp_path / "report.md").read_text()
+    findings = json.loads((tmp_path / "findings.json").read_text())["findings"]
+    assert [f["known"] for f in findings if f["request"]] == ["Flux answers 500 for a null body"]
+    assert "1 known" in report.figures_line(run, 1.0, known)

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from harness.diff import gherkin
+from harness.diff.known import Known, heading
 from harness.diff.runner import DiffRun, Finding
 
 
-def write(run: DiffRun, report_dir: Path, wall: float) -> list[Path]:
+def write(run: DiffRun, report_dir: Path, wall: float,
+          known: dict[str, Known] | None = None) -> list[Path]:
+    known = known or {}
     report_dir.mkdir(parents=True, exist_ok=True)
     left, right = run.left.implementation, run.right.implementation
     scenarios = [gherkin.scenario(f, left, right) for f in _ordered(run)]
@@ -22,24 +25,32 @@ def write(run: DiffRun, report_dir: Path, wall: float) -> list[Path]:
     paths = [report_dir / "disagreements.feature", report_dir / "report.md",
              report_dir / "findings.json"]
     paths[0].write_text(feature, encoding="utf-8")
-    paths[1].write_text(_markdown(run, scenarios, wall), encoding="utf-8")
-    paths[2].write_text(json.dumps(_json(run, wall), indent=2, default=str), encoding="utf-8")
+    paths[1].write_text(_markdown(run, scenarios, wall, known), encoding="utf-8")
+    paths[2].write_text(json.dumps(_json(run, wall, known), indent=2, default=str),
+                        encoding="utf-8")
     return paths
 
 
-def figures_line(run: DiffRun, wall: float) -> str:
+def figures_line(run: DiffRun, wall: float, known: dict[str, Known] | None = None) -> str:
     f = run.figures
     rate = f.requests / f.request_seconds if f.request_seconds else 0.0
+    explained = len(run.findings) - len(unexplained(run, known or {}))
     return (f"{f.requests} requests over {len(run.pool)} Receivers in {wall:.1f} s "
             f"(requests {f.request_seconds:.1f} s, {rate:.1f} requests/s; pool "
-            f"{f.pool_seconds:.1f} s); {len(run.findings)} disagreement(s)")
+            f"{f.pool_seconds:.1f} s); {len(run.findings)} disagreement(s), {explained} known")
+
+
+def unexplained(run: DiffRun, known: dict[str, Known]) -> list[Finding]:
+    """Findings whose key no known entry explains."""
+    return [f for f in _ordered(run) if heading(f.key) not in known]
 
 
 def _ordered(run: DiffRun) -> list[Finding]:
     return sorted(run.findings.values(), key=lambda f: (f.request is not None, f.key))
 
 
-def _markdown(run: DiffRun, scenarios: list[str], wall: float) -> str:
+def _markdown(run: DiffRun, scenarios: list[str], wall: float,
+              known: dict[str, Known]) -> str:
     f, b = run.figures, run.budget
     lines = [f"# Differential run: {run.left.implementation} (left) vs "
              f"{run.right.implementation} (right)", "",
@@ -53,7 +64,12 @@ def _markdown(run: DiffRun, scenarios: list[str], wall: float) -> str:
     if not scenarios:
         lines.append("No disagreement found.")
     for finding, text in zip(_ordered(run), scenarios, strict=True):
-        lines += [f"## {' '.join(k for k in finding.key if k)}", ""]
+        lines += [f"## {heading(finding.key)}", ""]
+        explained = known.get(heading(finding.key))
+        if explained:
+            lines += [f"Known: {explained.cause}" + (
+                f" (pinned by the scenario \"{explained.deviation}\")"
+                if explained.deviation else ""), ""]
         for d in finding.differences:
             lines.append(f"- {d.field}: {run.left.implementation} `{d.left}`, "
                          f"{run.right.implementation} `{d.right}`")
@@ -70,7 +86,7 @@ def _short(path: str) -> str:
     return f"{head}/hook/{digest[:8]}…{digest[64:]}" if digest else path
 
 
-def _json(run: DiffRun, wall: float) -> dict[str, Any]:
+def _json(run: DiffRun, wall: float, known: dict[str, Known]) -> dict[str, Any]:
     return {
         "left": run.left.implementation, "right": run.right.implementation,
         "budget": asdict(run.budget), "wall_seconds": wall,
@@ -84,5 +100,6 @@ def _json(run: DiffRun, wall: float) -> dict[str, Any]:
                         for k, a in f.answers.items()},
             "states": {k: asdict(s) for k, s in f.states.items()},
             "occurrences": f.occurrences, "shrunk": f.shrunk, "flaky": f.flaky,
+            "known": known[heading(f.key)].cause if heading(f.key) in known else None,
         } for f in _ordered(run)],
     }

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from harness.diff import report, targets
 from harness.diff.cluster import Cluster
+from harness.diff.known import Known
 from harness.diff.runner import Budget, DiffRun
 from harness.diff.world import Side
 from harness.kube import api_client
@@ -19,8 +20,10 @@ def _say(message: str) -> None:
     print(f"diff: {message}", flush=True)
 
 
-def diff(left: str, right: str, budget: Budget, report_dir: Path) -> DiffRun:
-    """Run `left` and `right` against one embedded control plane; write the report."""
+def diff(left: str, right: str, budget: Budget, report_dir: Path,
+         known: dict[str, Known] | None = None) -> DiffRun:
+    """Run `left` and `right` against one embedded control plane; write the report, with the
+    cause of each finding `known` explains."""
     from harness.controlplane import ControlPlane
 
     began = time.monotonic()
@@ -42,7 +45,7 @@ def diff(left: str, right: str, budget: Budget, report_dir: Path) -> DiffRun:
         run = DiffRun(cluster, urls, budget, progress=_say)
         run.run()
     wall = time.monotonic() - began
-    report.write(run, report_dir, wall)
-    _say(report.figures_line(run, wall))
+    report.write(run, report_dir, wall, known or {})
+    _say(report.figures_line(run, wall, known or {}))
     _say(f"report: {report_dir}/report.md")
     return run
