@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 
 from harness.diff import known
-from harness.paths import FLUX_DISAGREEMENTS
 
 
 @pytest.mark.parametrize(
     ("content", "says"),
     [("{a: [", "cannot read known disagreements"), ("a: 1", "expected a list"),
-     ("- key: request * 200 500", "entry 1 lacks cause"), ("- cause: x", "entry 1 lacks key")],
+     ("- key: request * 200 500", "known disagreement 1 lacks cause"),
+     ("- cause: x", "known disagreement 1 lacks key")],
     ids=["yaml", "not-a-list", "no-cause", "no-key"],
 )
 def test_a_bad_file_is_one_clear_error(tmp_path: Path, content: str, says: str) -> None:
@@ -34,5 +34,3 @@ def test_the_heading_drops_empty_parts() -> None:
     assert known.heading(("request", "*", "200", "500", "")) == "request * 200 500"
 
 
-def test_the_committed_file_loads() -> None:
-    known.load(FLUX_DISAGREEMENTS)

@@ -8,14 +8,20 @@ passes; the same selection passes against the unbroken reference.
 
 from __future__ import annotations
 
+import os
+import queue
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
 from harness.controlplane import ControlPlane
 from harness.paths import REPO_ROOT
+from harness.pytest_plugin import start_control_plane
 from harness.reference_process import ReferenceReceiver
 from tests.broken.flaws import FLAWS
 from tests.broken.process import BrokenReceiver
@@ -36,6 +42,8 @@ NO_SUCH_PATH = "test_a_path_that_belongs_to_no_receiver_answers_404"
 IMAGE_TAG = "test_the_imagetag_filter_of_fluxs_docs_works_tag_is_result[{}]"
 OIDC_REFUSED = "test_a_bad_id_token_is_refused_and_changes_nothing[{}]"
 OIDC_ACCEPTED = "test_a_valid_id_token_from_the_trusted_issuer_reconciles_the_source"
+# Cases run this many at a time, each on its own control plane (env RC_TEETH_WORKERS).
+WORKERS = max(1, int(os.environ.get("RC_TEETH_WORKERS", "2")))
 # The broken receiver runs on this host, so it reaches the suite's OIDC issuer on 127.0.0.1.
 # Nothing else is there to find: no probes (the source-controller probe waits 5 s per run).
 SUITE_ARGS = ("--capability", "oidc-test-issuer", "--no-probe")
@@ -340,18 +348,83 @@ CHECKED_ELSEWHERE = {
 EVERY_SELECTION = " or ".join(f"({case.select})" for case in CASES if not case.receiver_args)
 
 
-@pytest.fixture
-def from_repo_root(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`python -m tests.broken` needs the repository root as the working directory."""
-    monkeypatch.chdir(REPO_ROOT)
+@dataclass
+class CaseRuns:
+    """A case's suite runs: its own control run (flagged cases only) and the flawed run."""
+
+    control: SuiteRun | None = None
+    flawed: SuiteRun | None = None
+    error: BaseException | None = None
+
+
+def _run_case(teeth: Teeth, plane: ControlPlane) -> CaseRuns:
+    runs = CaseRuns()
+    try:
+        if teeth.receiver_args:  # its own control run, with the same flags
+            with ReferenceReceiver(plane.kubeconfig, teeth.receiver_args) as unbroken:
+                runs.control = run_suite(plane.kubeconfig, unbroken.url, *teeth.suite_args,
+                                         "-k", teeth.select)
+        with BrokenReceiver(plane.kubeconfig, teeth.flaw, teeth.receiver_args) as receiver:
+            runs.flawed = run_suite(plane.kubeconfig, receiver.url, *teeth.suite_args,
+                                    "-k", teeth.select)
+    except Exception as err:  # reported by the case's own test
+        runs.error = err
+    return runs
+
+
+def _reference_run(plane: ControlPlane) -> SuiteRun:
+    """Every selection, once, against the unbroken reference receiver."""
+    with ReferenceReceiver(plane.kubeconfig) as receiver:
+        return run_suite(plane.kubeconfig, receiver.url, *SUITE_ARGS, "-k", EVERY_SELECTION)
+
+
+def _selected_cases(session: pytest.Session) -> list[Teeth]:
+    wanted = {item.callspec.params["teeth"].flaw for item in session.items
+              if getattr(item, "callspec", None) and "teeth" in item.callspec.params}
+    return [case for case in CASES if case.flaw in wanted]
 
 
 @pytest.fixture(scope="module")
-def reference_run(control_plane: ControlPlane) -> SuiteRun:
-    """Every selection below, once, against the unbroken reference receiver."""
-    with ReferenceReceiver(control_plane.kubeconfig) as receiver:
-        return run_suite(control_plane.kubeconfig, receiver.url, *SUITE_ARGS,
-                         "-k", EVERY_SELECTION)
+def teeth_runs(request: pytest.FixtureRequest, control_plane: ControlPlane,
+               ) -> Iterator[tuple[SuiteRun, dict[str, CaseRuns]]]:
+    """The reference run and every selected case's runs, WORKERS at a time.
+
+    A broken receiver watches every namespace, so two receivers must not share a control
+    plane: each worker has its own (the session's, then planes of its own). Scenarios mostly
+    wait (quiet periods, reconciles), so this shortens the run even on 2 cores.
+    """
+    cases = _selected_cases(request.session)
+    planes = [control_plane]
+    previous = os.getcwd()
+    os.chdir(REPO_ROOT)  # `python -m tests.broken` runs from the repository root
+    try:
+        for _ in range(min(WORKERS, len(cases) + 1) - 1):
+            planes.append(start_control_plane())
+        idle: queue.SimpleQueue[ControlPlane] = queue.SimpleQueue()
+        for plane in planes:
+            idle.put(plane)
+
+        def on_a_plane(job: Callable[[ControlPlane], Any]) -> Any:
+            plane = idle.get()
+            try:
+                return job(plane)
+            finally:
+                idle.put(plane)
+
+        with ThreadPoolExecutor(max_workers=len(planes)) as pool:
+            reference = pool.submit(on_a_plane, _reference_run)
+            futures = {case.flaw: pool.submit(on_a_plane, lambda p, c=case: _run_case(c, p))
+                       for case in cases}
+            yield reference.result(), {flaw: f.result() for flaw, f in futures.items()}
+    finally:
+        os.chdir(previous)
+        for plane in planes[1:]:
+            plane.stop()
+
+
+@pytest.fixture(scope="module")
+def reference_run(teeth_runs: tuple[SuiteRun, dict[str, CaseRuns]]) -> SuiteRun:
+    return teeth_runs[0]
 
 
 def test_every_flaw_is_exercised() -> None:
@@ -377,19 +450,18 @@ def test_the_reference_passes_every_selection(reference_run: SuiteRun) -> None:
 @pytest.mark.controlplane
 @pytest.mark.parametrize("teeth", [pytest.param(case, id=case.flaw) for case in CASES])
 def test_the_suite_fails_the_flawed_receiver(
-    teeth: Teeth, control_plane: ControlPlane, reference_run: SuiteRun, from_repo_root: None
+    teeth: Teeth, teeth_runs: tuple[SuiteRun, dict[str, CaseRuns]]
 ) -> None:
-    if teeth.receiver_args:  # its own control run, with the same flags
-        with ReferenceReceiver(control_plane.kubeconfig, teeth.receiver_args) as unbroken:
-            reference_run = run_suite(control_plane.kubeconfig, unbroken.url,
-                                      *teeth.suite_args, "-k", teeth.select)
-    control = {n for n in teeth.selected if reference_run.outcomes.get(n) != "passed"}
-    assert not control, "the control run did not pass:\n" + reference_run.explain(control)
+    reference_run, cases = teeth_runs
+    runs = cases[teeth.flaw]
+    if runs.error is not None:
+        raise runs.error
+    control_run = runs.control or reference_run
+    control = {n for n in teeth.selected if control_run.outcomes.get(n) != "passed"}
+    assert not control, "the control run did not pass:\n" + control_run.explain(control)
 
-    with BrokenReceiver(control_plane.kubeconfig, teeth.flaw, teeth.receiver_args) as receiver:
-        run = run_suite(control_plane.kubeconfig, receiver.url, *teeth.suite_args,
-                        "-k", teeth.select)
-
+    run = runs.flawed
+    assert run is not None
     assert set(run.outcomes) == teeth.selected, "-k selected other scenarios:\n" + run.explain()
     holes = [n for n in teeth.must_fail if run.outcomes[n] != "failed"]
     if holes:

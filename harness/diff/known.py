@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
+from harness.report.entries import load_entries
 
 
 class KnownError(Exception):
@@ -36,17 +36,7 @@ def heading(key: Iterable[str]) -> str:
 
 def load(path: Path) -> dict[str, Known]:
     """The entries of a YAML list, by key."""
-    try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as err:
-        raise KnownError(f"cannot read known disagreements {path}: {err}") from None
-    if not isinstance(entries, list):
-        raise KnownError(f"{path}: expected a list of known disagreements")
-    known = {}
-    for number, entry in enumerate(entries, 1):
-        missing = [f for f in ("key", "cause") if not (isinstance(entry, dict) and entry.get(f))]
-        if missing:
-            raise KnownError(f"{path}: entry {number} lacks {', '.join(missing)}")
-        known[entry["key"]] = Known(entry["key"], " ".join(entry["cause"].split()),
-                                    entry.get("deviation"))
-    return known
+    entries = load_entries(path, "known disagreement", ("key", "cause"), KnownError)
+    return {entry["key"]: Known(entry["key"], " ".join(entry["cause"].split()),
+                                entry.get("deviation"))
+            for entry in entries}

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.report import model
+from harness.report.entries import load_entries
 
 FIELDS = ("implementation", "versions", "scenario", "cause")
 
@@ -47,20 +46,9 @@ class Deviation:
 
 def load(path: Path) -> list[Deviation]:
     """Every deviation of a YAML file (a list of mappings with FIELDS and `upstream`)."""
-    try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as err:
-        raise DeviationsError(f"cannot read known deviations {path}: {err}") from None
-    if not isinstance(entries, list):
-        raise DeviationsError(f"{path}: expected a list of deviations")
-    found = []
-    for number, entry in enumerate(entries, 1):
-        missing = [f for f in FIELDS if not (isinstance(entry, dict) and entry.get(f))]
-        if missing:
-            raise DeviationsError(f"{path}: deviation {number} lacks {', '.join(missing)}")
-        found.append(Deviation(entry["implementation"], tuple(entry["versions"]),
-                               entry["scenario"], entry["cause"], entry.get("upstream")))
-    return found
+    return [Deviation(entry["implementation"], tuple(entry["versions"]), entry["scenario"],
+                      entry["cause"], entry.get("upstream"))
+            for entry in load_entries(path, "deviation", FIELDS, DeviationsError)]
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from harness.report import model
+from harness.report.entries import load_entries
 
 START = "<!-- release-matrix:start -->"
 END = "<!-- release-matrix:end -->"
@@ -81,21 +80,9 @@ def build(runs: list[dict[str, Any]]) -> Matrix:
 
 
 def load_changes(path: Path) -> list[Change]:
-    try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as err:
-        raise ChangesError(f"cannot read release changes {path}: {err}") from None
-    if not isinstance(entries, list):
-        raise ChangesError(f"{path}: expected a list of changes")
-    changes = []
-    for number, entry in enumerate(entries, 1):
-        missing = [f for f in ("scenario", "changed_in", "change")
-                   if not (isinstance(entry, dict) and entry.get(f))]
-        if missing:
-            raise ChangesError(f"{path}: change {number} lacks {', '.join(missing)}")
-        changes.append(Change(entry["scenario"], entry["changed_in"],
-                              " ".join(entry["change"].split())))
-    return changes
+    return [Change(entry["scenario"], entry["changed_in"], " ".join(entry["change"].split()))
+            for entry in load_entries(path, "release change", ("scenario", "changed_in",
+                                                               "change"), ChangesError)]
 
 
 def unexplained(matrix: Matrix, changes: list[Change]) -> list[str]:
