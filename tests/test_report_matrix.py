@@ -98,6 +98,13 @@ def test_a_bad_changes_file_is_one_clear_error(tmp_path: Path, content: str, say
 
 
 
+def test_one_entry_may_name_several_scenarios(tmp_path: Path) -> None:
+    path = tmp_path / "changes.yaml"
+    path.write_text("- scenarios: [a, b]\n  changed_in: v1.9.3\n  change: >-\n    one\n    two\n")
+    assert matrix.load_changes(path) == [matrix.Change("a", "v1.9.3", "one two"),
+                                         matrix.Change("b", "v1.9.3", "one two")]
+
+
 def test_the_command_writes_the_table_and_fails_on_an_unexplained_change(
     tmp_path: Path,
 ) -> None:

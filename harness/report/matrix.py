@@ -9,8 +9,8 @@ the changes file names each one (the release it changed in and what changed, tra
 code), and the README shows the counts per release plus every changed or failing scenario.
 A change that the file does not name is listed as unexplained and makes the command fail.
 
-    - scenario: 'Hostile requests leave neither the token nor the webhook path in the log'
-      changed_in: v1.6.0
+    - scenarios: ['A body over 3 MiB answers 413', ...]   # or scenario: '...'
+      changed_in: v1.9.3
       change: ...
 """
 
@@ -80,9 +80,16 @@ def build(runs: list[dict[str, Any]]) -> Matrix:
 
 
 def load_changes(path: Path) -> list[Change]:
-    return [Change(entry["scenario"], entry["changed_in"], " ".join(entry["change"].split()))
-            for entry in load_entries(path, "release change", ("scenario", "changed_in",
-                                                               "change"), ChangesError)]
+    """One Change per scenario; an entry names one `scenario` or a list of `scenarios`."""
+    changes = []
+    for number, entry in enumerate(load_entries(path, "release change", ("changed_in", "change"),
+                                                ChangesError), 1):
+        names = entry.get("scenarios") or [entry.get("scenario")]
+        if not all(isinstance(n, str) and n for n in names):
+            raise ChangesError(f"{path}: release change {number} lacks scenario(s)")
+        text = " ".join(entry["change"].split())
+        changes += [Change(name, entry["changed_in"], text) for name in names]
+    return changes
 
 
 def unexplained(matrix: Matrix, changes: list[Change]) -> list[str]:
