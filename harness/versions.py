@@ -31,9 +31,11 @@ FLUX_BUILD_REPLACES = {
     "source-controller": {"github.com/fluxcd/pkg/artifact": "v0.18.0"},
 }
 # The notification-controller releases of the release matrix (`make matrix`), each with the
-# Flux release that shipped it; the last is FLUX_MODULES'. Releases between these are refused
-# by the module proxy (v1.7.x, v1.8.x) or unknown to the checksum database (v1.9.0).
-NOTIFICATION_RELEASES = {"v1.5.0": "v2.5.0", "v1.6.0": "v2.6.0", "v1.9.3": FLUX_RELEASE}
+# Flux release that shipped it; the last is FLUX_MODULES'. The module proxy refuses the others
+# tried (v1.3.0, v1.4.0, v1.7.0-v1.7.5, v1.8.0-v1.8.4, v1.9.1); v1.9.0 is unknown to the
+# checksum database.
+NOTIFICATION_RELEASES = {"v1.5.0": "v2.5.0", "v1.6.0": "v2.6.0", "v1.9.2": "v2.9.3",
+                         "v1.9.3": FLUX_RELEASE}
 # Modules the checksum database does not know; fetched from the proxy unverified.
 GONOSUMDB = "github.com/fluxcd/source-watcher"
 # Gateway API's standard channel CRDs (Gateway, GatewayClass, HTTPRoute, ...).
