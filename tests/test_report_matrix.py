@@ -64,8 +64,8 @@ def test_the_summary_counts_each_release_and_names_each_change() -> None:
     text = matrix.summary(matrix.build(RUNS), NAMED)
     assert "| | v1.5.0 | v1.9.3 | v1.10.0 |" in text
     assert "| passed | 2 | 1 | 1 |" in text
-    note = "changed in v1.9.3: logs the digest"
-    assert f"| {CHANGED} | pass | **fail** | **fail** | {note} |" in text
+    assert f"| {CHANGED} | pass | **fail** | **fail** | in v1.9.3 (1) |" in text
+    assert text.endswith("\n1. logs the digest\n")
     assert f"| {BROKEN} | **fail** | **fail** | **fail** | fails in every release" in text
     assert SAME not in text
 

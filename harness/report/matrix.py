@@ -107,23 +107,32 @@ def _escape(text: str) -> str:
 
 
 def summary(matrix: Matrix, changes: list[Change]) -> str:
-    """Counts per release, then every scenario that changed or fails in every release."""
+    """Counts per release, then every scenario that changed or fails in every release; each
+    change is told once, in a numbered list under the table."""
     head = "| | " + " | ".join(matrix.releases) + " |"
     rule = "| --- |" + " --- |" * len(matrix.releases)
     lines = [head, rule]
     for label, attr in (("passed", "passed"), ("failed", "failed"), ("skipped", "skipped")):
         lines.append(f"| {label} | " + " | ".join(
             str(getattr(matrix.counts[r], attr)) for r in matrix.releases) + " |")
-    notes = {c.scenario: f"changed in {c.changed_in}: {c.change}" for c in changes}
+    by_scenario = {c.scenario: c for c in changes}
+    told: list[str] = []  # each change's text, numbered by first appearance
     changed = matrix.changed()
     lines += ["", f"Scenarios whose outcome differs between releases ({len(changed)}), and "
               "those failing in every release:", "",
               "| scenario | " + " | ".join(matrix.releases) + " | what changed |",
               "| --- |" + " --- |" * (len(matrix.releases) + 1)]
     for name in changed:
-        lines.append(_row(matrix, name, notes.get(name, "**unexplained**")))
+        change = by_scenario.get(name)
+        note = "**unexplained**"
+        if change:
+            if change.change not in told:
+                told.append(change.change)
+            note = f"in {change.changed_in} ({told.index(change.change) + 1})"
+        lines.append(_row(matrix, name, note))
     for name in matrix.failing_everywhere():
-        lines.append(_row(matrix, name, "fails in every release (see known deviations)"))
+        lines.append(_row(matrix, name, "fails in every release (known deviation)"))
+    lines += ["", *(f"{number}. {text}" for number, text in enumerate(told, 1))]
     return "\n".join(lines) + "\n"
 
 
