@@ -40,6 +40,19 @@ Feature: The token Secret
     Then the Receiver "webapp" is not Ready, with reason "TokenNotFound"
     And the Receiver "webapp" has no webhook path
 
+  Scenario: An empty token is still the token: an unsigned push is refused
+    An empty "token" value makes the Receiver Ready (its path is derived from the empty
+    string), but it does not switch the signature check off: a push must still carry a
+    signature, here an HMAC keyed with the empty string.
+    Given the Secret "webhook-token" holding an empty token
+    And the guide's Receiver "webapp" is Ready
+    When GitHub sends a "push" event without a signature
+    Then the receiver answers 400
+    And nothing was annotated
+    When GitHub sends a signed "push" event
+    Then the receiver answers 200
+    And the GitRepository "webapp" was annotated
+
   Scenario: A Secret created after its Receiver makes it Ready
     Given the guide's Receiver "webapp"
     And the Receiver "webapp" is not Ready, with reason "TokenNotFound"

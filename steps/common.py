@@ -82,6 +82,12 @@ def secret_without_token(scenario: Scenario, secret: str, key: str) -> None:
     scenario.put_secret(secret, {key: flux_token()})
 
 
+@given(parsers.parse('the Secret "{secret}" holding an empty token'))
+def secret_with_empty_token(scenario: Scenario, secret: str) -> None:
+    scenario.put_secret(secret, {"token": ""})
+    scenario.tokens[secret] = ""
+
+
 # -- Receivers -------------------------------------------------------------------------
 
 

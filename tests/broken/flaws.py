@@ -77,6 +77,21 @@ def accept_any_signature() -> None:
     _patch_github_style(wrap)
 
 
+def empty_token_skips_signature() -> None:
+    # As go-github's ValidatePayload does: no secret token, no signature check.
+    def wrap(check: PayloadCheck) -> PayloadCheck:
+        def lenient(request: WebhookRequest, secret: Mapping[str, bytes]) -> Any:
+            if token(secret) == b"" and not any(request.header(h) for h in _SIGNATURE_HEADERS):
+                headers = {**request.headers, "x-hub-signature-256": "sha256=" + hmac_hex(
+                    "sha256", b"", request.body)}
+                request = replace(request, headers=headers)
+            return check(request, secret)
+
+        return lenient
+
+    _patch_github_style(wrap)
+
+
 def ignore_content_type() -> None:
     def wrap(check: PayloadCheck) -> PayloadCheck:
         def any_type(request: WebhookRequest, secret: Mapping[str, bytes]) -> Any:
@@ -830,6 +845,9 @@ FLAWS: dict[str, Flaw] = {
         Flaw("accept-any-signature",
              "github and bitbucket accept any X-Hub-Signature(-256), or none",
              accept_any_signature),
+        Flaw("empty-token-skips-signature",
+             "github and bitbucket check no signature when the Secret's token is empty",
+             empty_token_skips_signature),
         Flaw("ignore-content-type",
              "github and bitbucket accept a missing or unsupported Content-Type",
              ignore_content_type),
