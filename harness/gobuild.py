@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -132,3 +132,18 @@ def build_module(
             src, env, log)
         install(target, dest / name)
     shutil.rmtree(src, ignore_errors=True)
+
+
+def provision_main(ensure: Callable[[], Iterable[Path | None]],
+                   errors: tuple[type[Exception], ...]) -> int:
+    """The `python -m` entry of a provisioning module: make sure what `ensure` provides is
+    there and print each path; one line on stderr and exit 2 when it cannot be."""
+    try:
+        paths = list(ensure())
+    except errors as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    for path in paths:
+        if path is not None:
+            print(path)
+    return 0

@@ -31,6 +31,7 @@ from harness.gobuild import (
     go_env,
     install,
     locked,
+    provision_main,
     run,
     stderr_log,
 )
@@ -234,16 +235,12 @@ def build_binaries(
 
 def main() -> int:
     """`python -m harness.controlplane.binaries`: make sure the binaries exist; print them."""
-    try:
+
+    def paths() -> list[Path | None]:
         found = ensure_binaries()
-    except (BinariesNotFound, BuildFailed) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for path in (found.kube_apiserver, found.etcd, found.kube_controller_manager,
-                 found.kubectl):
-        if path is not None:
-            print(path)
-    return 0
+        return [found.kube_apiserver, found.etcd, found.kube_controller_manager, found.kubectl]
+
+    return provision_main(paths, (BinariesNotFound, BuildFailed))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from harness.gobuild import (
     find_go,
     go_env,
     locked,
+    provision_main,
     stderr_log,
 )
 
@@ -107,12 +108,7 @@ def crd_files(directory: Path) -> list[Path]:
 
 def main() -> int:
     """`python -m harness.controlplane.crds`: make sure the CRDs are cached; print where."""
-    try:
-        print(ensure_crds())
-    except CRDsNotFound as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return provision_main(lambda: [ensure_crds()], (CRDsNotFound,))
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from harness.gobuild import (
     find_go,
     go_env,
     locked,
+    provision_main,
     stderr_log,
 )
 
@@ -114,13 +115,7 @@ def _ensure(name: str, module: str, version: str, dest: Path,
 
 def main() -> int:
     """`python -m harness.flux.build`: make sure the controllers are built; print them."""
-    try:
-        for path in ensure_controllers().values():
-            print(path)
-    except FluxNotBuilt as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    return provision_main(lambda: ensure_controllers().values(), (FluxNotBuilt,))
 
 
 if __name__ == "__main__":
