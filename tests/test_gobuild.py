@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import gobuild
+from harness import gobuild, versions
 from harness.gobuild import BuildFailed, build_module, go_env
 from harness.paths import REPO_ROOT
 from tests.fake_go import FakeGo, cache_env
@@ -169,7 +169,8 @@ def test_real_build_of_a_module_whose_replace_points_inside_its_repository(
 
 @pytest.mark.parametrize(("command", "error"), [
     ("harness.controlplane.crds", "error: Flux's CRDs are not cached"),
-    ("harness.flux.build", "error: Flux's controllers are not built"),
+    ("harness.flux.build", "error: notification-controller "
+     f"{versions.FLUX_MODULES['notification-controller'][1]} is not built"),
 ])
 def test_a_provisioning_command_without_go_or_cache_exits_2_with_one_line(
     tmp_path: Path, command: str, error: str
