@@ -122,6 +122,13 @@ class Node:
             "mntns": os.stat(f"/proc/{self.netns.pid}/ns/mnt").st_ino,
         }
 
+    def policy_targets(self) -> set[str]:
+        """The pod addresses whose connections kube-network-policies checks: those of the
+        node's pods that some NetworkPolicy selects, as far as it has seen them."""
+        assert self.netns is not None
+        return policies.set_ips(self.netns.run(
+            "nft", "list", "set", "inet", policies.TABLE, policies.POD_SET))
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> Node:

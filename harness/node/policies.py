@@ -33,6 +33,7 @@ from harness.gobuild import (
 PATCH = Path(__file__).parent / "patches" / "kube-network-policies.patch"
 PROGRAM = "kube-network-policies"
 TABLE = "kube-network-policies"  # nft table (family inet) the program owns
+POD_SET = "podips-v4"  # the set of local pod addresses some policy selects
 QUEUE = 100  # its NFQUEUE number
 
 _stderr = stderr_log("node")
@@ -109,6 +110,14 @@ def cluster_role_binding(node_name: str) -> client.V1ClusterRoleBinding:
 def queue_bound(proc_net_queue: str) -> bool:
     """Whether /proc/net/netfilter/nfnetlink_queue (read inside the node) shows QUEUE bound."""
     return any(line.split()[:1] == [str(QUEUE)] for line in proc_net_queue.splitlines())
+
+
+def set_ips(nft_set: str) -> set[str]:
+    """The addresses in the `elements = { ... }` of `nft list set` output."""
+    _, found, rest = nft_set.partition("elements = {")
+    if not found:
+        return set()
+    return {e.strip() for e in rest.split("}", 1)[0].replace("\n", " ").split(",") if e.strip()}
 
 
 def main() -> int:
