@@ -12,6 +12,9 @@ ETCD = "v3.7.0"
 # NetworkPolicy on the node: kube-network-policies, built from its module with our patch
 # (harness/node/patches/); v0.8.0 is the newest the module proxy serves.
 KUBE_NETWORK_POLICIES = ("sigs.k8s.io/kube-network-policies", "v0.8.0")
+# The reference receiver's image for the node (harness/node/reference_image.py): a Debian
+# root filesystem of this suite (its python3 is 3.11, as the project's), by debootstrap.
+DEBIAN_SUITE = "bookworm"
 
 # --- Flux: one release's set of controllers, as fluxcd/flux2's go.mod at that tag requires
 # them (the modules' `config/crd/bases` give the CRDs; the controllers are built from them).

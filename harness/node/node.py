@@ -20,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -67,7 +68,8 @@ class Node:
 
     def __init__(self, plane: Plane, binaries: NodeBinaries | None = None,
                  proxy_mode: str = "iptables", workdir: Path | None = None,
-                 network_policies: bool = True, log: Log = _stderr) -> None:
+                 network_policies: bool = True, archives: Sequence[Path] = (),
+                 log: Log = _stderr) -> None:
         if proxy_mode not in PROXY_MODES:
             raise ValueError(f"proxy_mode must be one of {PROXY_MODES}")
         self._plane = plane
@@ -75,6 +77,7 @@ class Node:
         self._workdir = workdir
         self.proxy_mode = proxy_mode
         self.network_policies = network_policies
+        self._archives = tuple(archives)
         self._log = log
         self.dir: Path | None = None
         self.name = ""
@@ -218,11 +221,13 @@ class Node:
         ctr = ["ctr", "-a", str(dirs.socket)]
         self._wait("containerd", containerd, lambda: subprocess.run(
             [*ctr, "version"], capture_output=True).returncode == 0)
-        images.import_archive(ctr, archive)
+        for each in (archive, *self._archives):
+            images.import_archive(ctr, each)
         dirs.cni_conf.mkdir(parents=True, exist_ok=True)
         (dirs.cni_conf / "10-rc-node.conflist").write_text(cni_conflist(dirs))
 
         self._authorize(plane)
+        self._serve_api_to_pods(plane)
         kubelet_kc = write_kubeconfig(dirs.pki / "kubelet.kubeconfig", inside_server, plane.pki,
                                       f"system:node:{self.name}", "system:nodes")
         proxy_kc = write_kubeconfig(dirs.pki / "kube-proxy.kubeconfig", inside_server,
@@ -310,6 +315,23 @@ class Node:
         )
         rbac.create_cluster_role_binding(body)
 
+    def _serve_api_to_pods(self, plane: Plane) -> None:
+        """An EndpointSlice of the `kubernetes` Service at the node's API forwarder, so that
+        pods reach the API server with their in-cluster configuration."""
+        assert plane.kubeconfig is not None
+        body = client.V1EndpointSlice(
+            metadata=client.V1ObjectMeta(name=f"kubernetes-{self.name}", labels={
+                "kubernetes.io/service-name": "kubernetes",
+                "endpointslice.kubernetes.io/managed-by": "receiver-conformance"}),
+            address_type="IPv4",
+            endpoints=[client.V1Endpoint(addresses=[self.node_ip],
+                                         conditions=client.V1EndpointConditions(ready=True))],
+            ports=[client.DiscoveryV1EndpointPort(name="https", port=API_PORT_INSIDE,
+                                                  protocol="TCP")],
+        )
+        client.DiscoveryV1Api(api_client(plane.kubeconfig)).create_namespaced_endpoint_slice(
+            "default", body)
+
     def _forget(self) -> None:
         """Delete the Node object and its RBAC objects (best effort: the plane may be gone)."""
         kubeconfig = self._plane.kubeconfig
@@ -319,6 +341,9 @@ class Node:
         api.configuration.retries = 0
         with contextlib.suppress(Exception):
             client.CoreV1Api(api).delete_node(self.name, _request_timeout=5)
+        with contextlib.suppress(Exception):
+            client.DiscoveryV1Api(api).delete_namespaced_endpoint_slice(
+                f"kubernetes-{self.name}", "default", _request_timeout=5)
         rbac = client.RbacAuthorizationV1Api(api)
         enforcer = policies.rbac_name(self.name)
         node_binding = f"receiver-conformance:{self.name}"
