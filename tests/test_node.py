@@ -310,6 +310,12 @@ def test_stop_leaves_nothing(control_plane: ControlPlane, kube_api: client.ApiCl
     assert leftovers(footprint) == []
     assert client.CoreV1Api(kube_api).list_node(
         field_selector=f"metadata.name={footprint['name']}").items == []
+    slices = client.DiscoveryV1Api(kube_api).list_namespaced_endpoint_slice(
+        "default", label_selector="kubernetes.io/service-name=kubernetes").items
+    assert [s.metadata.name for s in slices if footprint["name"] in s.metadata.name] == []
+    rbac = client.RbacAuthorizationV1Api(kube_api)
+    assert [r.metadata.name for r in rbac.list_cluster_role().items
+            if footprint["name"] in r.metadata.name] == []
 
 
 OWNER = """
