@@ -4,7 +4,8 @@ Two layers, as reference/Dockerfile has them: a minimal Debian root filesystem w
 (`debootstrap --variant=minbase --include=python3`, from the mirror the host's apt uses,
 cached once per suite), and the project with its dependencies installed into /opt/receiver
 (`pip install --target`, by the host's Python of the same minor version). The archive is
-cached in the images cache, keyed by the project's files; it runs as user 65532 with
+cached in the images cache, keyed by the project's files (an earlier build is removed when
+a new one is made); it runs as user 65532 with
 `python3 -m reference` as its entrypoint.
 """
 
@@ -131,4 +132,7 @@ def ensure_reference_archive(log: Log = _stderr) -> tuple[Path, Image]:
                 install_project(Path(app), log)
                 log(f"packing {archive.name}")
                 oci_archive([rootfs, Path(app)], (ref,), archive)
+            for old in directory.glob("reference-*.tar"):  # earlier builds of the project
+                if old != archive:
+                    old.unlink()
     return archive, ref
