@@ -50,8 +50,8 @@ def node(control_plane: ControlPlane, request: pytest.FixtureRequest) -> Iterato
 def server_pod(name: str, image: str, ports: tuple[int, ...] = (8080,),
                labels: dict[str, str] | None = None) -> client.V1Pod:
     """busybox httpd answering `hello from NAME` on each of `ports`."""
-    serve = " & ".join(f"httpd -f -p {port} -h /www" for port in ports)
-    script = f"mkdir -p /www && echo hello from {name} > /www/index.html && {serve}; wait"
+    serve = "".join(f"httpd -f -p {port} -h /www & " for port in ports)
+    script = f"mkdir -p /www; echo hello from {name} > /www/index.html; {serve}wait"
     return client.V1Pod(
         metadata=client.V1ObjectMeta(name=name, labels=labels or {"app": name}),
         spec=client.V1PodSpec(
