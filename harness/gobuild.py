@@ -15,7 +15,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -99,16 +99,28 @@ def install(built: Path, dest: Path) -> None:
     os.replace(built, dest)
 
 
+def apply_patch(patch: Path, src: Path, log: Log) -> None:
+    """`git apply` one of our patches to a module copy (never to an enclosing repository)."""
+    log(f"applying {patch.name}")
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(src.parent)}
+    proc = subprocess.run(["git", "apply", "--verbose", str(patch)], cwd=src, env=env,
+                          capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildFailed(f"{patch.name} does not apply to {src.name}:\n{proc.stderr.strip()}")
+
+
 def build_module(
     go: str, module: str, version: str, programs: Mapping[str, str], dest: Path,
     work: Path, env: Mapping[str, str], log: Log, ldflags: str = "-s -w",
-    replaces: Mapping[str, str] | None = None,
+    replaces: Mapping[str, str] | None = None, patches: Sequence[Path] = (),
 ) -> None:
     """Build `programs` (binary name -> package inside the module, "." for its root) of
     `module@version` as its authors do: in a copy of the module with its own go.mod and
     go.sum. Replace directives that point inside the module's repository (`=> ./api`),
     whose targets the module zip leaves out, fall back to the required version;
-    `replaces` (dependency -> version) pins dependencies the proxy does not serve."""
+    `replaces` (dependency -> version) pins dependencies the proxy does not serve;
+    `patches` (unified diffs of ours, paths relative to the module root) are applied to
+    the copy first."""
     dest.mkdir(parents=True, exist_ok=True)
     info = download(go, module, version, env, log, cwd=dest)
     src = work / module.replace("/", "_")
@@ -117,6 +129,8 @@ def build_module(
     for path in [src, *src.rglob("*")]:
         if not path.is_symlink():
             path.chmod(path.stat().st_mode | 0o200)
+    for patch in patches:
+        apply_patch(patch, src, log)
     edits = json.loads(run([go, "mod", "edit", "-json"], src, env, lambda _: None))
     local = [r["Old"]["Path"] for r in edits.get("Replace") or []
              if r["New"]["Path"].startswith(("./", "../"))]

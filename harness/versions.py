@@ -9,6 +9,12 @@ ETCD = "v3.7.0"
 # A node (harness/node) builds kubelet, kube-proxy and kube-scheduler at KUBERNETES too; its
 # containerd (1.6), runc, CNI plugins and busybox are the host's Debian packages, checked by
 # harness/node/packages.py (the pods' image is tagged with busybox's version).
+# NetworkPolicy on the node: kube-network-policies, built from its module with our patch
+# (harness/node/patches/); v0.8.0 is the newest the module proxy serves.
+KUBE_NETWORK_POLICIES = ("sigs.k8s.io/kube-network-policies", "v0.8.0")
+# The reference receiver's image for the node (harness/node/reference_image.py): a Debian
+# root filesystem of this suite (its python3 is 3.11, as the project's), by debootstrap.
+DEBIAN_SUITE = "bookworm"
 
 # --- Flux: one release's set of controllers, as fluxcd/flux2's go.mod at that tag requires
 # them (the modules' `config/crd/bases` give the CRDs; the controllers are built from them).

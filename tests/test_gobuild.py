@@ -184,3 +184,37 @@ def test_a_provisioning_command_without_go_or_cache_exits_2_with_one_line(
     assert proc.stdout == ""
     assert proc.stderr.startswith(error)
     assert proc.stderr.count("\n") == 1
+
+
+def test_our_patches_are_applied_to_the_copy_before_the_build(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module_dir = fake_module_dir(tmp_path)
+    go = FakeGo(tmp_path / "go-bin", modules={"example.com/app@v1.0.0": str(module_dir)})
+    patch = tmp_path / "ours.patch"
+    patch.write_text("--- a/sub/main.go\n+++ b/sub/main.go\n@@ -1 +1,2 @@\n package main\n"
+                     "+// patched\n")
+    seen: list[str] = []
+    real_run = gobuild.run
+
+    def spy(argv: list[str], cwd: Path, env, log) -> str:
+        if argv[1] == "build":
+            seen.append((cwd / "sub" / "main.go").read_text())
+        return real_run(argv, cwd, env, log)
+
+    monkeypatch.setattr(gobuild, "run", spy)
+    build_module(str(go.path), "example.com/app", "v1.0.0", {"app": "./sub"}, tmp_path / "dest",
+                 tmp_path / "work", {}, quiet, patches=[patch])
+    assert seen == ["package main\n// patched\n"]
+    assert (module_dir / "sub" / "main.go").read_text() == "package main\n"
+
+
+def test_a_patch_that_does_not_apply_is_named(tmp_path: Path) -> None:
+    go = FakeGo(tmp_path / "go-bin", modules={"example.com/app@v1.0.0":
+                                              str(fake_module_dir(tmp_path))})
+    patch = tmp_path / "stale.patch"
+    patch.write_text("--- a/sub/main.go\n+++ b/sub/main.go\n@@ -1 +1 @@\n-package other\n"
+                     "+package patched\n")
+    with pytest.raises(BuildFailed, match=r"stale\.patch does not apply"):
+        build_module(str(go.path), "example.com/app", "v1.0.0", {"app": "."}, tmp_path / "dest",
+                     tmp_path / "work", {}, quiet, patches=[patch])
+    assert not (tmp_path / "dest" / "app").exists()

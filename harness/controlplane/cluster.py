@@ -8,17 +8,13 @@ other commands where it is.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+from harness import background
 from harness.controlplane.binaries import cache_dir
-from harness.controlplane.plane import ControlPlane, _python_env
-from harness.controlplane.processes import pid_alive
+from harness.controlplane.plane import ControlPlane
 
 UP_TIMEOUT = 900.0  # the first `up` on a machine may build the binaries
 
@@ -32,11 +28,7 @@ def state_dir() -> Path:
 
 
 def _state() -> dict | None:
-    try:
-        state = json.loads((state_dir() / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return state if pid_alive(state.get("pid", -1)) else None
+    return background.read_state(state_dir())
 
 
 def cluster_up() -> str:
@@ -44,26 +36,11 @@ def cluster_up() -> str:
     running = _state()
     if running:
         return f"already running\nexport KUBECONFIG={running['kubeconfig']}"
-    directory = state_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "state.json").unlink(missing_ok=True)
-    with open(directory / "serve.log", "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "harness.controlplane.cluster", "serve", str(directory)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=_python_env(), start_new_session=True,
-        )
-    deadline = time.monotonic() + UP_TIMEOUT
-    while time.monotonic() < deadline:
-        state = _state()
-        if state:
-            return f"control plane up at {state['server']}\nexport KUBECONFIG={state['kubeconfig']}"
-        if server.poll() is not None:
-            tail = (directory / "serve.log").read_text(errors="replace").strip().splitlines()
-            raise ClusterError(f"the control plane did not start: {tail[-1] if tail else '?'}")
-        time.sleep(0.2)
-    server.terminate()
-    raise ClusterError(f"the control plane was not up after {UP_TIMEOUT:g} s")
+    try:
+        state = background.start("harness.controlplane.cluster", state_dir(), UP_TIMEOUT)
+    except background.BackgroundError as err:
+        raise ClusterError(f"the control plane did not start: {err}") from None
+    return f"control plane up at {state['server']}\nexport KUBECONFIG={state['kubeconfig']}"
 
 
 def cluster_down() -> str:
@@ -74,12 +51,10 @@ def cluster_down() -> str:
     from harness.node.cluster import node_down
 
     node_down()  # a node of this control plane goes first
-    os.kill(state["pid"], signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while pid_alive(state["pid"]):
-        if time.monotonic() > deadline:
-            raise ClusterError(f"the control plane (pid {state['pid']}) did not stop")
-        time.sleep(0.1)
+    try:
+        background.stop(state)
+    except background.BackgroundError as err:
+        raise ClusterError(f"the control plane did not stop: {err}") from None
     return "control plane stopped"
 
 
@@ -95,17 +70,14 @@ def cluster_env() -> str:
 
 def serve(directory: Path) -> int:
     """Own a control plane until SIGTERM or SIGINT."""
-    caught = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-    signal.pthread_sigmask(signal.SIG_BLOCK, caught)
+    signal.pthread_sigmask(signal.SIG_BLOCK, background.OWNER_SIGNALS)
     plane = ControlPlane(workdir=directory).start()
     try:
-        state = {"pid": os.getpid(), "kubeconfig": str(plane.kubeconfig), "server": plane.server}
-        tmp = directory / "state.json.tmp"
-        tmp.write_text(json.dumps(state))
-        tmp.replace(directory / "state.json")
-        signal.sigwait(caught)
+        background.write_state(directory, {"kubeconfig": str(plane.kubeconfig),
+                                           "server": plane.server})
+        signal.sigwait(background.OWNER_SIGNALS)
     finally:
-        (directory / "state.json").unlink(missing_ok=True)
+        background.clear_state(directory)
         plane.stop()
     return 0
 

@@ -12,6 +12,7 @@ import os
 import shutil
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from harness.controlplane.processes import pid_alive
@@ -32,17 +33,23 @@ def clean_up(directory: Path) -> None:
     shutil.rmtree(directory, ignore_errors=True)
 
 
-def main(argv: list[str]) -> int:
+def reap(argv: list[str], clean: Callable[[Path], object]) -> int:
+    """`DIR OWNER_PID`: wait for the owner's death signal (or find the owner already gone),
+    then `clean(DIR)`. Shared by the control plane's and the node's reapers."""
     directory, owner = Path(argv[0]), int(argv[1])
     caught = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, caught)
     # The owner may have died before the death signal was armed.
     if os.getppid() != owner:
-        clean_up(directory)
+        clean(directory)
         return 0
     signal.sigwait(caught)
-    clean_up(directory)
+    clean(directory)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    return reap(argv, clean_up)
 
 
 if __name__ == "__main__":

@@ -16,11 +16,12 @@ from harness.gobuild import BuildFailed, download, find_go, go_env, stderr_log
 from harness.kube import Kube, load_manifests
 
 FLUX_DISTRIBUTION = ("github.com/fluxcd/flux2/v2", versions.FLUX_RELEASE)
+POLICIES = (FLUX_DISTRIBUTION, "manifests/policies",
+            ("allow-egress.yaml", "allow-scraping.yaml", "allow-webhooks.yaml"))
 SOURCES = (
     (versions.FLUX_MODULES["notification-controller"], "config/manager",
      ("deployment.yaml", "service.yaml")),
-    (FLUX_DISTRIBUTION, "manifests/policies",
-     ("allow-egress.yaml", "allow-scraping.yaml", "allow-webhooks.yaml")),
+    POLICIES,
 )
 
 
@@ -28,19 +29,24 @@ class ManifestsNotFound(Exception):
     """A module holding Flux's install objects cannot be downloaded."""
 
 
-def manifest_files() -> list[Path]:
+def manifest_files(sources: tuple = SOURCES) -> list[Path]:
     """The files, in the Go module cache (downloaded when needed)."""
     go = find_go()
     if go is None:
         raise ManifestsNotFound("no Go toolchain to download Flux's install manifests")
     files = []
-    for (module, version), directory, names in SOURCES:
+    for (module, version), directory, names in sources:
         try:
             info = download(go, module, version, go_env(), stderr_log("flux"), cwd=Path.cwd())
         except BuildFailed as err:
             raise ManifestsNotFound(str(err)) from None
         files += [Path(info["Dir"]) / directory / name for name in names]
     return files
+
+
+def policy_files() -> list[Path]:
+    """Flux's default NetworkPolicies (allow-egress, allow-scraping, allow-webhooks)."""
+    return manifest_files((POLICIES,))
 
 
 def install(kube: Kube, namespace: str) -> list[str]:

@@ -1,9 +1,11 @@
 """A TCP forwarder that makes the host's kube-apiserver reachable inside the node.
 
 The API server listens on the host's 127.0.0.1 only. This process binds its listening
-socket inside the node's network namespace (127.0.0.1:PORT there), switches back to the
-host's, and forwards every connection to 127.0.0.1:TARGET on the host. TLS passes through
-untouched, so the API server's certificate (valid for 127.0.0.1) still matches.
+socket inside the node's network namespace (PORT on every address there: 127.0.0.1 for the
+node's programs, the node's address for pods, through the `kubernetes` Service), switches
+back to the host's, and forwards every connection to 127.0.0.1:TARGET on the host. TLS
+passes through untouched, so the API server's certificate (valid for 127.0.0.1 and the
+Service's 10.0.0.1) still matches.
 
 Run as `python -m harness.node.apiproxy NETNS_FILE PORT TARGET`.
 """
@@ -32,13 +34,13 @@ def setns(path: str) -> None:
 
 
 def listen_inside(netns: str, port: int) -> socket.socket:
-    """A listening socket on 127.0.0.1:port inside `netns`; this thread ends where it began."""
+    """A listening socket on port `port` inside `netns`; this thread ends where it began."""
     home_fd = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
     try:
         setns(netns)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
+        sock.bind(("0.0.0.0", port))
         sock.listen(128)
     finally:
         setns(f"/proc/self/fd/{home_fd}")
@@ -72,7 +74,7 @@ async def serve(sock: socket.socket, target: int) -> None:
 def main(argv: list[str]) -> int:
     netns, port, target = argv[0], int(argv[1]), int(argv[2])
     sock = listen_inside(netns, port)
-    print(f"forwarding 127.0.0.1:{port} in {netns} to 127.0.0.1:{target}", flush=True)
+    print(f"forwarding port {port} in {netns} to 127.0.0.1:{target}", flush=True)
     asyncio.run(serve(sock, target))
     return 0
 

@@ -8,19 +8,14 @@ first takes the node down too.
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness import background
 from harness.controlplane import cluster as control_plane
 from harness.controlplane.pki import ControlPlanePKI, pki_in
-from harness.controlplane.plane import _python_env
-from harness.controlplane.processes import pid_alive
 from harness.gobuild import cache_root
 from harness.node import packages
 
@@ -45,19 +40,12 @@ def state_dir() -> Path:
 
 
 def _state() -> dict | None:
-    try:
-        state = json.loads((state_dir() / "state.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return state if pid_alive(state.get("pid", -1)) else None
+    return background.read_state(state_dir())
 
 
 def _running_plane() -> RunningPlane:
-    try:
-        state = json.loads((control_plane.state_dir() / "state.json").read_text())
-    except (OSError, ValueError):
-        state = None
-    if not state or not pid_alive(state.get("pid", -1)):
+    state = background.read_state(control_plane.state_dir())
+    if not state:
         raise NodeCommandError(
             "no control plane is running; start one first: receiver-conformance cluster up")
     kubeconfig = Path(state["kubeconfig"])
@@ -77,28 +65,13 @@ def node_up(install_packages: bool = False) -> str:
     except packages.PackagesMissing as err:
         raise NodeCommandError(str(err)) from None
     directory = state_dir()
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "state.json").unlink(missing_ok=True)
-    with open(directory / "serve.log", "wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "harness.node.cluster", "serve", str(directory)],
-            stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=_python_env(), start_new_session=True,
-        )
-    deadline = time.monotonic() + UP_TIMEOUT
-    while time.monotonic() < deadline:
-        state = _state()
-        if state:
-            return (f"node {state['name']} Ready at {state['node_ip']} "
-                    f"(pods run {state['busybox_image']})")
-        if server.poll() is not None:
-            tail = (directory / "serve.log").read_text(errors="replace").strip().splitlines()
-            last = tail[-1].removeprefix("error: ") if tail else "?"
-            raise NodeCommandError(f"the node did not start: {last} "
-                                   f"(see {directory / 'serve.log'})")
-        time.sleep(0.2)
-    server.terminate()
-    raise NodeCommandError(f"the node was not up after {UP_TIMEOUT:g} s")
+    try:
+        state = background.start("harness.node.cluster", directory, UP_TIMEOUT)
+    except background.BackgroundError as err:
+        raise NodeCommandError(f"the node did not start: {err} "
+                               f"(see {directory / background.LOG_FILE})") from None
+    return (f"node {state['name']} Ready at {state['node_ip']} "
+            f"(pods run {state['busybox_image']})")
 
 
 def node_down() -> str:
@@ -106,12 +79,10 @@ def node_down() -> str:
     state = _state()
     if not state:
         return "no node is running"
-    os.kill(state["pid"], signal.SIGTERM)
-    deadline = time.monotonic() + 60
-    while pid_alive(state["pid"]):
-        if time.monotonic() > deadline:
-            raise NodeCommandError(f"the node (pid {state['pid']}) did not stop")
-        time.sleep(0.1)
+    try:
+        background.stop(state)
+    except background.BackgroundError as err:
+        raise NodeCommandError(f"the node did not stop: {err}") from None
     return f"node {state['name']} stopped"
 
 
@@ -132,8 +103,7 @@ def serve(directory: Path) -> int:
     """Own a node until SIGTERM or SIGINT."""
     from harness.node.node import Node
 
-    caught = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-    signal.pthread_sigmask(signal.SIG_BLOCK, caught)
+    signal.pthread_sigmask(signal.SIG_BLOCK, background.OWNER_SIGNALS)
     try:
         node = Node(_running_plane()).start()
     except Exception as err:  # one line for `up` to show; the details are above it
@@ -141,15 +111,12 @@ def serve(directory: Path) -> int:
         return 2
     plane = node.plane
     try:
-        state = {"pid": os.getpid(), "kubeconfig": str(plane.kubeconfig), "name": node.name,
-                 "node_ip": node.node_ip, "busybox_image": node.busybox_image,
-                 "dir": str(node.dir)}
-        tmp = directory / "state.json.tmp"
-        tmp.write_text(json.dumps(state))
-        tmp.replace(directory / "state.json")
-        signal.sigwait(caught)
+        background.write_state(directory, {
+            "kubeconfig": str(plane.kubeconfig), "name": node.name, "node_ip": node.node_ip,
+            "busybox_image": node.busybox_image, "dir": str(node.dir)})
+        signal.sigwait(background.OWNER_SIGNALS)
     finally:
-        (directory / "state.json").unlink(missing_ok=True)
+        background.clear_state(directory)
         node.stop()
     return 0
 

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,8 @@ class Image:
     name: str
     entrypoint: tuple[str, ...] | None
     cmd: tuple[str, ...]
+    env: tuple[str, ...] = ("PATH=/bin",)
+    user: str = ""
 
 
 def busybox_version() -> str:
@@ -90,6 +93,8 @@ def _layer(rootfs: Path) -> bytes:
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in sorted(rootfs.rglob("*")):
             info = tar.gettarinfo(str(path), arcname=str(path.relative_to(rootfs)))
+            if info is None:  # a socket: nothing an image carries
+                continue
             info.mtime = 0
             info.uid = info.gid = 0
             info.uname = info.gname = ""
@@ -109,28 +114,31 @@ def _blob(tar: tarfile.TarFile, data: bytes) -> dict[str, object]:
     return {"digest": digest, "size": len(data)}
 
 
-def oci_archive(rootfs: Path, images: tuple[Image, ...], dest: Path) -> Path:
-    """Write an OCI image layout tarball of `rootfs` with a manifest per image."""
-    layer = _layer(rootfs)
-    diff_id = "sha256:" + hashlib.sha256(layer).hexdigest()
+def oci_archive(rootfs: Path | Sequence[Path], images: tuple[Image, ...], dest: Path) -> Path:
+    """Write an OCI image layout tarball of `rootfs` (one folder, or several laid on top of
+    each other, one layer each) with a manifest per image."""
+    layers = [_layer(r) for r in ([rootfs] if isinstance(rootfs, Path) else rootfs)]
+    diff_ids = ["sha256:" + hashlib.sha256(layer).hexdigest() for layer in layers]
     tmp = dest.with_suffix(".tmp")
     with tarfile.open(tmp, "w") as tar:
-        layer_desc = {"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                      **_blob(tar, gzip.compress(layer, mtime=0))}
+        layer_descs = [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        **_blob(tar, gzip.compress(layer, mtime=0))}
+                       for layer in layers]
         manifests = []
         for image in images:
             config = {
                 "architecture": "amd64", "os": "linux",
-                "config": {"Env": ["PATH=/bin"], "WorkingDir": "/", "Cmd": list(image.cmd),
+                "config": {"Env": list(image.env), "WorkingDir": "/", "Cmd": list(image.cmd),
                            **({"Entrypoint": list(image.entrypoint)} if image.entrypoint
-                              else {})},
-                "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+                              else {}),
+                           **({"User": image.user} if image.user else {})},
+                "rootfs": {"type": "layers", "diff_ids": diff_ids},
             }
             config_desc = {"mediaType": "application/vnd.oci.image.config.v1+json",
                            **_blob(tar, json.dumps(config).encode())}
             manifest = {"schemaVersion": 2,
                         "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                        "config": config_desc, "layers": [layer_desc]}
+                        "config": config_desc, "layers": layer_descs}
             manifests.append({
                 "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 **_blob(tar, json.dumps(manifest).encode()),

@@ -1,5 +1,6 @@
-"""A worker node for the embedded control plane: containerd, kubelet, kube-proxy (and the
-cluster's kube-scheduler), as plain processes in a network namespace of their own.
+"""A worker node for the embedded control plane: containerd, kubelet, kube-proxy,
+kube-network-policies (NetworkPolicy) and the cluster's kube-scheduler, as plain processes
+in a network namespace of their own.
 
     with ControlPlane() as plane, Node(plane) as node:
         ...  # pods run, Services carry traffic
@@ -19,6 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -30,7 +32,7 @@ from harness.controlplane.plane import _python_env
 from harness.controlplane.processes import Child, free_port
 from harness.gobuild import Log, stderr_log
 from harness.kube import api_client
-from harness.node import cgroups, images, packages, reaper
+from harness.node import cgroups, images, packages, policies, reaper
 from harness.node.binaries import NodeBinaries, ensure_node_binaries
 from harness.node.configs import (
     NodeDirs,
@@ -66,6 +68,7 @@ class Node:
 
     def __init__(self, plane: Plane, binaries: NodeBinaries | None = None,
                  proxy_mode: str = "iptables", workdir: Path | None = None,
+                 network_policies: bool = True, archives: Sequence[Path] = (),
                  log: Log = _stderr) -> None:
         if proxy_mode not in PROXY_MODES:
             raise ValueError(f"proxy_mode must be one of {PROXY_MODES}")
@@ -73,6 +76,8 @@ class Node:
         self._binaries = binaries
         self._workdir = workdir
         self.proxy_mode = proxy_mode
+        self.network_policies = network_policies
+        self._archives = tuple(archives)
         self._log = log
         self.dir: Path | None = None
         self.name = ""
@@ -120,6 +125,13 @@ class Node:
             "mntns": os.stat(f"/proc/{self.netns.pid}/ns/mnt").st_ino,
         }
 
+    def policy_targets(self) -> set[str]:
+        """The pod addresses whose connections kube-network-policies checks: those of the
+        node's pods that some NetworkPolicy selects, as far as it has seen them."""
+        assert self.netns is not None
+        return policies.set_ips(self.netns.run(
+            "nft", "list", "set", "inet", policies.TABLE, policies.POD_SET))
+
     # -- lifecycle -----------------------------------------------------------------------
 
     def start(self) -> Node:
@@ -131,6 +143,7 @@ class Node:
             raise NodeError(f"the control plane keeps no CA key ({plane.pki.ca_key}): it was "
                             "started by an older version; restart it")
         binaries = self._binaries or ensure_node_binaries(log=self._log)
+        enforcer = policies.ensure_binary(log=self._log) if self.network_policies else None
         archive, self.images = images.ensure_busybox_archive()
         began = time.monotonic()
         self.dir = Path(tempfile.mkdtemp(prefix="rc-node-", dir=self._workdir))
@@ -149,6 +162,8 @@ class Node:
             assert self.netns.link is not None
             reaper.record(self.dir, veth=self.netns.link.host_if)
             self._start(binaries, archive, plane)
+            if enforcer is not None:
+                self._start_policies(enforcer, plane)
         except BaseException:
             self.stop()
             raise
@@ -206,11 +221,13 @@ class Node:
         ctr = ["ctr", "-a", str(dirs.socket)]
         self._wait("containerd", containerd, lambda: subprocess.run(
             [*ctr, "version"], capture_output=True).returncode == 0)
-        images.import_archive(ctr, archive)
+        for each in (archive, *self._archives):
+            images.import_archive(ctr, each)
         dirs.cni_conf.mkdir(parents=True, exist_ok=True)
         (dirs.cni_conf / "10-rc-node.conflist").write_text(cni_conflist(dirs))
 
         self._authorize(plane)
+        self._serve_api_to_pods(plane)
         kubelet_kc = write_kubeconfig(dirs.pki / "kubelet.kubeconfig", inside_server, plane.pki,
                                       f"system:node:{self.name}", "system:nodes")
         proxy_kc = write_kubeconfig(dirs.pki / "kube-proxy.kubeconfig", inside_server,
@@ -238,6 +255,23 @@ class Node:
         self._wait("kubelet", self.children["kubelet"], lambda: self._ready(api),
                    READY_TIMEOUT)
         self._wait("kube-proxy", self.children["kube-proxy"], self._proxy_healthy)
+
+    def _start_policies(self, binary: Path, plane: Plane) -> None:
+        """kube-network-policies inside the node; ready once its nfqueue is bound."""
+        assert self.dir is not None and self.netns is not None
+        assert plane.kubeconfig is not None and plane.pki is not None
+        rbac = client.RbacAuthorizationV1Api(api_client(plane.kubeconfig))
+        rbac.create_cluster_role(policies.cluster_role(self.name))
+        rbac.create_cluster_role_binding(policies.cluster_role_binding(self.name))
+        kubeconfig = write_kubeconfig(
+            NodeDirs(self.dir).pki / "kube-network-policies.kubeconfig",
+            f"https://127.0.0.1:{API_PORT_INSIDE}", plane.pki, policies.rbac_name(self.name))
+        child = self._child(policies.PROGRAM, policies.argv(binary, self.name),
+                            env={**os.environ, "KUBECONFIG": str(kubeconfig)})
+        netns, began = self.netns, time.monotonic()
+        self._wait(policies.PROGRAM, child, lambda: policies.queue_bound(
+            netns.run("cat", "/proc/net/netfilter/nfnetlink_queue")))
+        self._log(f"{policies.PROGRAM} enforcing in {time.monotonic() - began:.1f} s")
 
     def _ready(self, api: client.CoreV1Api) -> bool:
         try:
@@ -281,18 +315,43 @@ class Node:
         )
         rbac.create_cluster_role_binding(body)
 
+    def _serve_api_to_pods(self, plane: Plane) -> None:
+        """An EndpointSlice of the `kubernetes` Service at the node's API forwarder, so that
+        pods reach the API server with their in-cluster configuration."""
+        assert plane.kubeconfig is not None
+        body = client.V1EndpointSlice(
+            metadata=client.V1ObjectMeta(name=f"kubernetes-{self.name}", labels={
+                "kubernetes.io/service-name": "kubernetes",
+                "endpointslice.kubernetes.io/managed-by": "receiver-conformance"}),
+            address_type="IPv4",
+            endpoints=[client.V1Endpoint(addresses=[self.node_ip],
+                                         conditions=client.V1EndpointConditions(ready=True))],
+            ports=[client.DiscoveryV1EndpointPort(name="https", port=API_PORT_INSIDE,
+                                                  protocol="TCP")],
+        )
+        client.DiscoveryV1Api(api_client(plane.kubeconfig)).create_namespaced_endpoint_slice(
+            "default", body)
+
     def _forget(self) -> None:
-        """Delete the Node object and its role binding (best effort: the plane may be gone)."""
+        """Delete the Node object and its RBAC objects (best effort: the plane may be gone)."""
         kubeconfig = self._plane.kubeconfig
         if kubeconfig is None or not Path(kubeconfig).exists():
             return
+        api = api_client(kubeconfig)
+        api.configuration.retries = 0
         with contextlib.suppress(Exception):
-            api = api_client(kubeconfig)
-            api.configuration.retries = 0
             client.CoreV1Api(api).delete_node(self.name, _request_timeout=5)
         with contextlib.suppress(Exception):
-            client.RbacAuthorizationV1Api(api_client(kubeconfig)).delete_cluster_role_binding(
-                f"receiver-conformance:{self.name}", _request_timeout=5)
+            client.DiscoveryV1Api(api).delete_namespaced_endpoint_slice(
+                f"kubernetes-{self.name}", "default", _request_timeout=5)
+        rbac = client.RbacAuthorizationV1Api(api)
+        enforcer = policies.rbac_name(self.name)
+        node_binding = f"receiver-conformance:{self.name}"
+        for delete, name in ((rbac.delete_cluster_role_binding, node_binding),
+                             (rbac.delete_cluster_role_binding, enforcer),
+                             (rbac.delete_cluster_role, enforcer)):
+            with contextlib.suppress(Exception):
+                delete(name, _request_timeout=5)
 
 
 def rss_kib(pids: list[int]) -> dict[int, int]:

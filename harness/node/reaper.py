@@ -10,12 +10,11 @@ The owner's normal shutdown calls the same `clean_up` and then stops the reaper.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import sys
 from pathlib import Path
 
+from harness.controlplane.reaper import reap
 from harness.node import cgroups
 from harness.node.netns import ip
 
@@ -51,15 +50,7 @@ def clean_up(directory: Path) -> list[str]:
 
 
 def main(argv: list[str]) -> int:
-    directory, owner = Path(argv[0]), int(argv[1])
-    caught = {signal.SIGTERM, signal.SIGHUP, signal.SIGINT}
-    signal.pthread_sigmask(signal.SIG_BLOCK, caught)
-    if os.getppid() != owner:  # the owner died before the death signal was armed
-        clean_up(directory)
-        return 0
-    signal.sigwait(caught)
-    clean_up(directory)
-    return 0
+    return reap(argv, clean_up)
 
 
 if __name__ == "__main__":
