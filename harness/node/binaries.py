@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.controlplane.binaries import NODE, build_binaries, cache_dir
-from harness.gobuild import BuildFailed, Log, executable, find_go, stderr_log
+from harness.gobuild import BuildFailed, Log, executable, find_go, provision_main, stderr_log
 
 
 class NodeBinariesNotFound(Exception):
@@ -54,14 +54,12 @@ def ensure_node_binaries(env: Mapping[str, str] | None = None, log: Log = _stder
 
 def main() -> int:
     """`python -m harness.node.binaries`: make sure the binaries exist; print them."""
-    try:
+
+    def paths() -> list[Path]:
         found = ensure_node_binaries()
-    except (NodeBinariesNotFound, BuildFailed) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    for path in (found.kubelet, found.kube_proxy, found.kube_scheduler):
-        print(path)
-    return 0
+        return [found.kubelet, found.kube_proxy, found.kube_scheduler]
+
+    return provision_main(paths, (NodeBinariesNotFound, BuildFailed))
 
 
 if __name__ == "__main__":
