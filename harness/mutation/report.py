@@ -43,6 +43,8 @@ class Report:
     survivors: list[Mutant] = field(default_factory=list)  # not argued equivalent
     equivalents: list[tuple[Mutant, Equivalent]] = field(default_factory=list)
     errors: list[Mutant] = field(default_factory=list)
+    rejudged: int = 0  # survivors run again (`--rejudge`), and how long that took
+    rejudge_seconds: float = 0.0
 
     @property
     def overall(self) -> Tally:
@@ -94,6 +96,9 @@ def markdown(report: Report, mutants: Iterable[Mutant] = ()) -> str:
         f"{overall.total} mutants in {report.wall_seconds / 60:.1f} min "
         f"({report.mutants_per_minute:.2f} mutants/minute)",
         "",
+        *([f"Then {report.rejudged} survivors were run again with new scenarios "
+           f"(`--rejudge`, {report.rejudge_seconds / 60:.1f} min).", ""]
+          if report.rejudged else []),
         "| module | killed | survived | timeout | equivalent | error | kill rate |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -124,6 +129,8 @@ def write(report: Report, mutants: Iterable[Mutant], out: Path) -> None:
     (out / "results.json").write_text(json.dumps({
         "wall_seconds": round(report.wall_seconds, 1),
         "mutants_per_minute": round(report.mutants_per_minute, 2),
+        "rejudged": report.rejudged,
+        "rejudge_seconds": round(report.rejudge_seconds, 1),
         "kill_rate_excluding_equivalents": overall.kill_rate,
         "modules": {name: asdict(t) for name, t in report.tallies.items()},
         "mutants": [asdict(m) for m in everything],

@@ -9,6 +9,7 @@ mutated module's feature files. The repository's own reference/ is never touched
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import shutil
 import subprocess
@@ -21,7 +22,8 @@ from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
 from harness.mutation import equivalents, report
-from harness.mutation.check import SUITE_TIMEOUT
+from harness.mutation.check import SUITE_TIMEOUT, mutated_modules
+from harness.mutation.equivalents import Equivalent
 from harness.mutation.features import SAMPLE, ModuleSample
 from harness.mutation.mutants import relative_module, session_mutants
 from harness.mutation.sample import Candidate, draw
@@ -116,6 +118,53 @@ def baseline(src: Path, kubeconfig: Path, timeout: float) -> None:
     print(f"baseline: {done.stdout.strip()}", flush=True)
 
 
+def first_wall_seconds(state: Path, out: Path) -> float:
+    """The wall time of the run in `state` (run.json, else the report it wrote to `out`)."""
+    for path in (state / "run.json", out / "results.json"):
+        if path.is_file():
+            return float(json.loads(path.read_text())["wall_seconds"])
+    raise SystemExit(f"no wall time of the run in {state} or {out}")
+
+
+def rejudge(state: Path, out: Path, sample: tuple[ModuleSample, ...], timeout: float,
+            known: list[Equivalent], with_baseline: bool = True) -> report.Report:
+    """Run the last run's survivors (not argued equivalent) again, e.g. after new scenarios;
+    the report is that run's with their new verdicts."""
+    session, src = state / "session.sqlite", state / "src"
+    if not session.is_file():
+        raise SystemExit(f"no run to re-judge in {state}: run make mutation first")
+    if changed := mutated_modules(src):
+        raise SystemExit(f"reference/ changed since the run ({', '.join(changed)}): run it anew")
+    wall = first_wall_seconds(state, out)
+    before = list(session_mutants(session, src, REPO_ROOT))
+    modules = {entry.module for entry in sample}
+    again = {m.job_id for m in before if m.outcome == "survived" and m.file in modules
+             and equivalents.match(m, known) is None}
+    redo = state / "rejudge.sqlite"
+    redo.unlink(missing_ok=True)
+    with use_db(str(session), WorkDB.Mode.open) as db:
+        items = [item for item in db.work_items if item.job_id in again]
+    with use_db(str(redo), WorkDB.Mode.create) as db:
+        db.add_work_items(items)
+    print(f"re-judging {len(items)} survivors", flush=True)
+
+    from harness.controlplane import ControlPlane
+    from harness.flux.controllers import FluxControllers
+
+    started = time.monotonic()
+    with ControlPlane() as plane, FluxControllers(plane.kubeconfig, DOWNSTREAM):
+        assert plane.kubeconfig is not None
+        config = write_config(state, src, plane.kubeconfig, sample, timeout)
+        if with_baseline:  # the new scenarios must pass the unmutated reference
+            baseline(src, plane.kubeconfig, timeout)
+        exec_with_progress(config, redo, state / "rejudge.log", len(items))
+    now = {m.job_id: m for m in session_mutants(redo, src, REPO_ROOT)}
+    built = report.build([now.get(m.job_id, m) for m in before], known, wall)
+    built.rejudged, built.rejudge_seconds = len(items), time.monotonic() - started
+    report.write(built, [now.get(m.job_id, m) for m in before], out)
+    return built
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m harness.mutation.run")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "reports" / "mutation")
@@ -128,6 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=None,
                         help="mutants per module instead of the sample's own sizes")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--rejudge", action="store_true",
+                        help="run only the survivors of the last run in --state again "
+                        "(after new scenarios) and report that run with their new verdicts")
     args = parser.parse_args(argv)
 
     sample = tuple(e for e in SAMPLE if not args.module or e.module in args.module)
@@ -137,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     if not sample:
         parser.error(f"no sampled module among {args.module}")
     known = equivalents.load()  # malformed: fail before an hour is spent
+    if args.rejudge:
+        built = rejudge(args.state, args.out, sample, args.timeout, known,
+                        with_baseline=not args.no_baseline)
+        print(report.markdown(built), flush=True)
+        print(f"report: {args.out / 'report.md'}")
+        return 0
 
     from harness.controlplane import ControlPlane
     from harness.flux.controllers import FluxControllers
@@ -155,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             baseline(src, plane.kubeconfig, args.timeout)
         exec_with_progress(config, session, args.state / "exec.log", total)
     wall = time.monotonic() - started
+    (args.state / "run.json").write_text(json.dumps({"wall_seconds": wall}) + "\n")
     mutants = list(session_mutants(session, src, REPO_ROOT))
     built = report.build(mutants, known, wall)
     report.write(built, mutants, args.out)
