@@ -219,3 +219,15 @@ def test_the_report_counts_per_module_and_leaves_equivalents_out_of_the_rate(
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["modules"]["reference/y.py"]["killed"] == 1
     assert len(data["mutants"]) == len(mutants)
+
+
+def test_a_rejudged_report_says_so_and_keeps_the_first_wall_time(tmp_path: Path) -> None:
+    from harness.mutation.run import first_wall_seconds
+
+    (tmp_path / "results.json").write_text(json.dumps({"wall_seconds": 600.0}))
+    wall = first_wall_seconds(tmp_path / "no-state", tmp_path)
+    built = report.build([mutant("killed")], [], wall)
+    built.rejudged, built.rejudge_seconds = 3, 90.0
+    text = report.markdown(built)
+    assert "3 survivors were run again with new scenarios (`--rejudge`, 1.5 min)" in text
+    assert "in 10.0 min" in text
