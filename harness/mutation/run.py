@@ -135,7 +135,7 @@ def rejudge(state: Path, out: Path, sample: tuple[ModuleSample, ...], timeout: f
         raise SystemExit(f"no run to re-judge in {state}: run make mutation first")
     if changed := mutated_modules(src):
         raise SystemExit(f"reference/ changed since the run ({', '.join(changed)}): run it anew")
-    wall = first_wall_seconds(state, out)
+    first_wall_seconds(state, out)  # the report needs it: fail before running, not after
     before = list(session_mutants(session, src, REPO_ROOT))
     modules = {entry.module for entry in sample}
     again = {m.job_id for m in before if m.outcome == "survived" and m.file in modules
@@ -158,10 +158,27 @@ def rejudge(state: Path, out: Path, sample: tuple[ModuleSample, ...], timeout: f
         if with_baseline:  # the new scenarios must pass the unmutated reference
             baseline(src, plane.kubeconfig, timeout)
         exec_with_progress(config, redo, state / "rejudge.log", len(items))
-    now = {m.job_id: m for m in session_mutants(redo, src, REPO_ROOT)}
-    built = report.build([now.get(m.job_id, m) for m in before], known, wall)
-    built.rejudged, built.rejudge_seconds = len(items), time.monotonic() - started
-    report.write(built, [now.get(m.job_id, m) for m in before], out)
+    seconds = time.monotonic() - started
+    (state / "rejudge.json").write_text(json.dumps({"seconds": seconds}) + "\n")
+    return report_only(state, out, known)
+
+
+def report_only(state: Path, out: Path, known: list[Equivalent]) -> report.Report:
+    """The report of the run in `state` (its survivors' re-judged verdicts too), written anew
+    with the equivalents as they are now."""
+    session, src, redo = state / "session.sqlite", state / "src", state / "rejudge.sqlite"
+    if not session.is_file():
+        raise SystemExit(f"no run in {state}: run make mutation first")
+    now = ({m.job_id: m for m in session_mutants(redo, src, REPO_ROOT)}
+           if redo.is_file() else {})
+    mutants = [now.get(m.job_id, m) for m in session_mutants(session, src, REPO_ROOT)]
+    built = report.build(mutants, known, first_wall_seconds(state, out))
+    if now:
+        built.rejudged = len(now)
+        seconds = state / "rejudge.json"
+        built.rejudge_seconds = (json.loads(seconds.read_text())["seconds"]
+                                 if seconds.is_file() else 0.0)
+    report.write(built, mutants, out)
     return built
 
 
@@ -177,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=None,
                         help="mutants per module instead of the sample's own sizes")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write the report of the run in --state again (after "
+                        "equivalent.yaml changed), running nothing")
     parser.add_argument("--rejudge", action="store_true",
                         help="run only the survivors of the last run in --state again "
                         "(after new scenarios) and report that run with their new verdicts")
@@ -189,9 +209,10 @@ def main(argv: list[str] | None = None) -> int:
     if not sample:
         parser.error(f"no sampled module among {args.module}")
     known = equivalents.load()  # malformed: fail before an hour is spent
-    if args.rejudge:
-        built = rejudge(args.state, args.out, sample, args.timeout, known,
-                        with_baseline=not args.no_baseline)
+    if args.rejudge or args.report_only:
+        built = (report_only(args.state, args.out, known) if args.report_only else
+                 rejudge(args.state, args.out, sample, args.timeout, known,
+                         with_baseline=not args.no_baseline))
         print(report.markdown(built), flush=True)
         print(f"report: {args.out / 'report.md'}")
         return 0
