@@ -7,7 +7,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 REPORT ?= reports
 
-.PHONY: conformance conformance-flux verified matrix test venv binaries lint bench clean diff flake
+.PHONY: conformance conformance-flux verified matrix test venv binaries lint bench clean diff \
+	flake mutation
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +60,16 @@ N      ?= 20
 TARGET ?= embedded
 flake: binaries
 	$(PY) -m harness.flake --runs $(N) --out $(REPORT)/flake-$(TARGET) -- --target $(TARGET) --profile all
+
+# Mutation testing of reference/ with cosmic-ray, the scenarios as the test: a sample by module
+# and operator (harness/mutation/features.py) sized for about 40 minutes on 2 cores; the
+# report (killed/survived/timeout per module) goes to $(REPORT)/mutation.
+$(VENV)/.mutation-installed: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[test,mutation]'
+	touch $@
+
+mutation: binaries $(VENV)/.mutation-installed
+	nice -n 10 $(PY) -m harness.mutation.run --out $(REPORT)/mutation
 
 test: binaries
 	$(PY) -m pytest tests steps

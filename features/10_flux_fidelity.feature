@@ -43,6 +43,34 @@ Feature: Behaving as Flux does on what Flux accepts
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
 
+  # Flux splits the Content-Type at commas and reads the media types in order: the first
+  # application/json makes the body `req`; the first entry that is not a media type ends the
+  # search, and `req` is then an empty map.
+  @extended
+  Scenario Outline: The filters read the body only for a JSON media type: <media types>
+    Given a "generic" Receiver "webapp" for the GitRepository "webapp"
+    And the Receiver "webapp" has the resource filter 'has(req.tag)'
+    When the generic sender posts the body "{"tag": "v1"}" with the Content-Type "<media types>"
+    Then the receiver answers 200
+    And the GitRepository "webapp" <result>
+
+    Examples:
+      | media types                   | result            |
+      | application/json              | was annotated     |
+      | text/plain, application/json  | was annotated     |
+      | text, application/json        | was not annotated |
+      | text/plain                    | was not annotated |
+
+  # Go decodes the body into `any`: every JSON number a float64 (a CEL double), true and
+  # false booleans.
+  @extended
+  Scenario: The filters see JSON numbers as doubles and true or false as booleans
+    Given a "generic" Receiver "webapp" for the GitRepository "webapp"
+    And the Receiver "webapp" has the resource filter 'req.forced == false && type(req.size) == double'
+    When the generic sender posts the JSON body "{"forced": false, "size": 3}"
+    Then the receiver answers 200
+    And the GitRepository "webapp" was annotated
+
   @extended
   Scenario: A CDEvent whose subject has no content is valid
     Given a "cdevents" Receiver "webapp" that lists its sender's events, for the GitRepository "webapp"

@@ -70,6 +70,7 @@ Feature: Every rule, down to the near misses
     When the first resource of the Receiver "webapp" gets the filter "res.metadata.name =="
     Then the Receiver "webapp" is Stalled, with reason "InvalidCELExpression"
     And the Receiver "webapp" is not Ready, with reason "InvalidCELExpression"
+    And the Stalled message of the Receiver "webapp" carries the CEL error "Syntax error"
 
   @extended
   Scenario: Correcting an invalid filter makes the Receiver Ready again, no longer Stalled

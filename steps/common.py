@@ -230,6 +230,14 @@ def stalled(scenario: Scenario, name: str, reason: str) -> None:
     scenario.wait_receiver(name, "True", reason, kind="Stalled")
 
 
+@then(parsers.parse('the Stalled message of the Receiver "{name}" carries the CEL error '
+                    '"{text}"'))
+def stalled_message(scenario: Scenario, name: str, text: str) -> None:
+    conditions = (scenario.receiver_object(name).get("status") or {}).get("conditions") or []
+    message = next((c.get("message", "") for c in conditions if c.get("type") == "Stalled"), "")
+    assert text in message, f"the Stalled message should carry the compiler's error: {message!r}"
+
+
 @then(parsers.parse('the Receiver "{name}" has no webhook path'))
 def no_path(scenario: Scenario, name: str) -> None:
     status = scenario.receiver_object(name).get("status") or {}

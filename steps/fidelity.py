@@ -85,6 +85,13 @@ def json_body(scenario: Scenario, body: str) -> None:
     scenario.send(senders.Delivery("generic", f"JSON body {body}", dict(JSON), body.encode()))
 
 
+@when(parsers.parse('the generic sender posts the body "{body}" with the Content-Type '
+                    '"{content_type}"'))
+def body_with_content_type(scenario: Scenario, body: str, content_type: str) -> None:
+    scenario.send(senders.Delivery("generic", f"Content-Type {content_type}",
+                                   {"Content-Type": content_type}, body.encode()))
+
+
 @when("a CDEvents producer sends a valid event whose subject has no content")
 def cdevent_without_content(scenario: Scenario) -> None:
     valid = senders.delivery("cdevents", "valid", scenario.token)
