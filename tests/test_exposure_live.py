@@ -20,8 +20,8 @@ from harness.controlplane import ControlPlane
 from harness.kube import Kube, load_manifests
 from harness.paths import FIXTURES, REFERENCE_DEPLOY
 from harness.reference_process import ReferenceReceiver
+from harness.suite_run import run_suite
 from harness.targets.external import has_deployed_receiver, has_source_controller
-from tests.broken.suite import run_suite
 
 pytestmark = pytest.mark.controlplane
 

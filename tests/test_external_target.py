@@ -16,8 +16,8 @@ from harness.controlplane.processes import free_port
 from harness.flux import objects
 from harness.kube import Kube, wait_until
 from harness.reference_process import ReferenceReceiver
+from harness.suite_run import SuiteRun, run_suite
 from harness.targets import external
-from tests.broken.suite import SuiteRun, run_suite
 
 pytestmark = pytest.mark.controlplane
 

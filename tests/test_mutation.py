@@ -26,7 +26,7 @@ from harness.mutation.mutants import (
 )
 from harness.mutation.sample import Candidate, draw
 from harness.paths import REPO_ROOT
-from tests.broken.suite import SuiteRun
+from harness.suite_run import SuiteRun
 
 DIFF = """--- mutation diff ---
 --- areference/x.py

@@ -19,7 +19,7 @@ from harness.mutation.features import SAMPLE, features_for
 from harness.mutation.mutants import HARNESS_ERROR, KILLED_BY, TIMEOUT_OUTPUT
 from harness.paths import REPO_ROOT
 from harness.reference_process import ReferenceReceiver, ReferenceReceiverError
-from tests.broken.suite import SuiteRun, run_suite
+from harness.suite_run import SuiteRun, run_suite
 
 # The receiver runs on this host beside Flux's source- and kustomize-controller.
 CAPABILITIES = ("oidc-test-issuer", "source-controller", "kustomize-controller")

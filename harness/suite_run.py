@@ -1,4 +1,7 @@
-"""Run the conformance scenarios in a subprocess against an external target; read the outcome."""
+"""Run the conformance scenarios in a subprocess against an external target; read the outcome.
+
+Used by the broken receivers' teeth (tests/test_suite_teeth.py) and by `make mutation`.
+"""
 
 from __future__ import annotations
 
