@@ -19,6 +19,7 @@ from reference.coalesce import Coalescer
 from reference.filters import Filter, FilterError, compile_filter
 from reference.gojson import go_json
 from reference.kube import Kube, KubeError
+from reference.senders._common import parse_media_type
 from reference.senders.base import WebhookRequest
 
 log = logging.getLogger("reference.annotate")
@@ -89,9 +90,11 @@ def request_body(request: WebhookRequest) -> dict[str, Any]:
 
 
 def _is_json(content_type: str) -> bool:
+    """Flux's isJSONContent: the comma-separated media types in order; the first that Go's
+    mime.ParseMediaType refuses ends the search."""
     for part in content_type.split(","):
-        media = part.split(";", 1)[0].strip().lower()
-        if not media or "/" not in media:
+        media = parse_media_type(part)
+        if media is None:
             return False
         if media == "application/json":
             return True

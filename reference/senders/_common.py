@@ -79,21 +79,30 @@ def check_prefixed_signature(header: str, signature: str | None, body: bytes, ke
         raise RefusedRequest(f"the {header} signature does not match the body")
 
 
+def parse_media_type(value: str) -> str | None:
+    """The lower-cased media type of `value`, parameters checked and dropped, or None where
+    Go's mime.ParseMediaType fails (a bare token such as `text` is a media type to it)."""
+    match = _MEDIA_TYPE.match(value)
+    if match is None or not value.strip():
+        return None
+    position = match.end()
+    while position < len(value):
+        parameter = _PARAMETER.match(value, position)
+        if parameter is None or parameter.end() == position:
+            return None
+        position = parameter.end()
+    return match.group(1).lower()
+
+
 def media_type(request: WebhookRequest) -> str:
     """The lower-cased media type of the Content-Type header, parameters checked and dropped."""
     value = request.header("Content-Type")
     if value is None or not value.strip():
         raise RefusedRequest("missing Content-Type header")
-    match = _MEDIA_TYPE.match(value)
-    if match is None:
+    media = parse_media_type(value)
+    if media is None:
         raise RefusedRequest("malformed Content-Type header")
-    position = match.end()
-    while position < len(value):
-        parameter = _PARAMETER.match(value, position)
-        if parameter is None or parameter.end() == position:
-            raise RefusedRequest("malformed Content-Type header")
-        position = parameter.end()
-    return match.group(1).lower()
+    return media
 
 
 def decode_json(body: bytes, what: str, stream: bool = False) -> Any:

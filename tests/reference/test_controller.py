@@ -246,6 +246,13 @@ def test_filter_refuses_at_evaluation(expression: str) -> None:
         ("application/json; charset=utf-8", b'{"a": 1}', {"a": 1}),
         ("application/x-www-form-urlencoded", b"payload=%7B%7D", {}),
         ("", b'{"a": 1}', {}),
+        # As Go's mime.ParseMediaType in Flux's isJSONContent: a bare token is a media type,
+        # "text/" or a parameter without a value is not and ends the search.
+        ("text, application/json", b'{"a": 1}', {"a": 1}),
+        ("text/plain;, application/json", b'{"a": 1}', {"a": 1}),
+        ("text/, application/json", b'{"a": 1}', {}),
+        ("text/plain; charset, application/json", b'{"a": 1}', {}),
+        (", application/json", b'{"a": 1}', {}),
     ],
 )
 def test_request_body_for_cel(content_type: str, body: bytes, expected: Any) -> None:
