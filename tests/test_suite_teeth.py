@@ -424,12 +424,17 @@ def teeth_runs(request: pytest.FixtureRequest, control_plane: ControlPlane,
             finally:
                 idle.put(plane)
 
-        with ThreadPoolExecutor(max_workers=len(planes)) as pool:
+        pool = ThreadPoolExecutor(max_workers=len(planes))
+        try:
             selection = _reference_selection(request.session, cases)
             reference = pool.submit(on_a_plane, lambda p: _reference_run(p, selection))
             futures = {case.flaw: pool.submit(on_a_plane, lambda p, c=case: _run_case(c, p))
                        for case in cases}
-            yield reference.result(), {flaw: f.result() for flaw, f in futures.items()}
+            results = reference.result(), {flaw: f.result() for flaw, f in futures.items()}
+        finally:
+            # On Ctrl-C, drop the cases not started; the running ones end with their planes.
+            pool.shutdown(wait=False, cancel_futures=True)
+        yield results
     finally:
         os.chdir(previous)
         for plane in planes[1:]:
