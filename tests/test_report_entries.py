@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,31 @@ def test_a_committed_file_loads(path: Path, load: Callable[[Path], Any]) -> None
     load(path)
 
 
-def test_a_deviation_without_a_cause_is_named_by_its_number(tmp_path: Path) -> None:
-    path = tmp_path / "deviations.yaml"
-    path.write_text("- implementation: a/b\n  versions: [v1]\n  scenario: s\n")
-    with pytest.raises(deviations.DeviationsError, match="deviation 1 lacks cause"):
-        deviations.load(path)
+LOADERS = {"deviations": (deviations.load, deviations.DeviationsError),
+           "release-changes": (matrix.load_changes, matrix.ChangesError),
+           "disagreements": (known.load, known.KnownError)}
+
+
+@pytest.mark.parametrize(
+    ("loader", "content", "says"),
+    [
+        ("deviations", "{a: [", "cannot read deviations"),
+        ("deviations", "a: 1", "expected a list of deviations"),
+        ("deviations", "- implementation: a/b\n  versions: [v1]\n  scenario: s\n",
+         "deviation 1 lacks cause"),
+        ("release-changes", "{a: [", "cannot read release changes"),
+        ("release-changes", "- scenario: x\n  changed_in: v1.6.0", "change 1 lacks change"),
+        ("release-changes", "- changed_in: v1.6.0\n  change: y", "change 1 lacks scenario"),
+        ("disagreements", "a: 1", "expected a list of known disagreements"),
+        ("disagreements", "- key: request * 200 500", "known disagreement 1 lacks cause"),
+        ("disagreements", "- cause: x", "known disagreement 1 lacks key"),
+    ],
+)
+def test_a_bad_file_is_one_clear_error(tmp_path: Path, loader: str, content: str,
+                                       says: str) -> None:
+    load, error = LOADERS[loader]
+    path = tmp_path / "entries.yaml"
+    path.write_text(content)
+    with pytest.raises(error, match=re.escape(says)) as raised:
+        load(path)
+    assert str(path) in str(raised.value) and "\n" not in str(raised.value)

@@ -17,7 +17,8 @@ def load_entries(path: Path, what: str, fields: Sequence[str],
     try:
         entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     except (OSError, yaml.YAMLError) as err:
-        raise error(f"cannot read {what}s {path}: {err}") from None
+        reason = " ".join(str(err).split())  # YAML's errors span lines
+        raise error(f"cannot read {what}s {path}: {reason}") from None
     if not isinstance(entries, list):
         raise error(f"{path}: expected a list of {what}s")
     for number, entry in enumerate(entries, 1):
