@@ -58,7 +58,7 @@ def every_feature() -> tuple[str, ...]:
 
 def suite_args(features: tuple[str, ...]) -> list[str]:
     caps = [arg for cap in CAPABILITIES for arg in ("--capability", cap)]
-    return [*caps, "-p", "harness.mutation.select",
+    return [*caps, "--no-probe", "-p", "harness.mutation.select",
             "--mutation-features", ",".join(features), "-x"]
 
 
