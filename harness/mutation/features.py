@@ -58,7 +58,8 @@ SAMPLE: tuple[ModuleSample, ...] = (
                  ("04_receiver_url.feature", "03_token_secret.feature",
                   "13_every_rule.feature", "12_oidc_and_flags.feature"), size=8),
     ModuleSample("reference/index.py",
-                 ("04_receiver_url.feature", "08_limits.feature", "03_token_secret.feature"),
+                 ("04_receiver_url.feature", "08_limits.feature", "03_token_secret.feature",
+                  "13_every_rule.feature"),
                  size=6),
 )
 
