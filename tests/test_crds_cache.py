@@ -122,3 +122,22 @@ def test_a_module_the_proxy_refuses_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(CRDsNotFound, match=f"cannot download {module}@{version}: .*not found"):
         ensure_crds(env, go=str(go.path), log=quiet)
     assert not (crds.cache_dir(env) / crds.COMPLETE).exists()
+
+
+def test_one_modules_crds_at_another_version_have_their_own_folder(tmp_path: Path) -> None:
+    env = cache_env(tmp_path)
+    module, version = versions.FLUX_MODULES["notification-controller"][0], "v1.5.0"
+    go = FakeGo(tmp_path / "go-bin", modules={
+        f"{module}@{version}": fake_module(tmp_path / "mods", module, crds.DEFAULT_CRD_DIR)})
+    found = crds.ensure_module_crds(module, version, env, go=str(go.path), log=quiet)
+    assert found.name == f"notification-controller-{version}"
+    assert [p.name for p in crds.crd_files(found)] == [
+        "notification-controller.example_things.yaml"]
+    assert found != crds.cache_dir(env)
+    # Cached: no go needed the second time.
+    assert crds.ensure_module_crds(module, version, env, go="/nonexistent", log=quiet) == found
+
+
+def test_one_modules_crds_without_go_or_cache_is_one_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CRDsNotFound, match="install Go"):
+        crds.ensure_module_crds("example.com/m", "v1.0.0", cache_env(tmp_path), log=quiet)
