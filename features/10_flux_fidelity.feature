@@ -16,6 +16,14 @@ Feature: Behaving as Flux does on what Flux accepts
     Then the receiver still answers the generic sender 200
     And the receiver's log shows neither the token nor the whole webhook path
 
+  @core @cap-receiver-log
+  Scenario: A resource the receiver cannot annotate is named in its log
+    Given a "generic" Receiver "broken" for the GitRepository "does-not-exist"
+    When the generic sender posts an event
+    Then the receiver answers 500
+    And nothing was annotated
+    And the receiver's log names the GitRepository "does-not-exist" it could not annotate
+
   @core
   Scenario: Many small headers are fine: Flux limits header bytes, not lines
     Given a "generic" Receiver "webapp" for the GitRepository "webapp"

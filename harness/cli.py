@@ -240,6 +240,12 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         "(default: flux-system)",
     )
     run.add_argument(
+        "--receiver-log",
+        metavar="FILE",
+        help="external: the file the receiver writes its log to; the log scenarios read it "
+        "(capability receiver-log)",
+    )
+    run.add_argument(
         "--fail-on-skip", action="store_true", help="exit 1 when any selected scenario was skipped"
     )
     run.add_argument("--steps", type=Path, default=REPO_ROOT / "steps", help=argparse.SUPPRESS)
@@ -333,6 +339,10 @@ def command_run(args: argparse.Namespace) -> int:
                      "kind targets know their own capabilities")
     if args.no_probe and args.target != "external":
         return _fail(EXIT_USAGE, "--no-probe is for --target external")
+    if args.receiver_log and args.target != "external":
+        return _fail(EXIT_USAGE, "--receiver-log is for --target external")
+    if args.receiver_log and not Path(args.receiver_log).expanduser().is_file():
+        return _fail(EXIT_USAGE, f"--receiver-log {args.receiver_log}: no such file")
     if args.notification_controller and args.target != "flux":
         return _fail(EXIT_USAGE, "--notification-controller is for --target flux")
     if args.target == "external":
@@ -543,6 +553,8 @@ def _external_options(args: argparse.Namespace, capabilities: frozenset[str]) ->
     options = [f"--capability={name}" for name in sorted(capabilities)]
     if args.receiver_namespace:
         options.append(f"--receiver-namespace={args.receiver_namespace}")
+    if args.receiver_log:
+        options.append(f"--receiver-log={args.receiver_log}")
     if args.no_probe:
         options.append("--no-probe")
     return options

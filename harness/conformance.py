@@ -10,6 +10,8 @@ Options (each with an environment variable, the option wins):
                                     capabilities, on top of what the target probes)
   --receiver-namespace NAME         RC_RECEIVER_NAMESPACE (external: where the receiver's
                                     Deployment and Service live; default flux-system)
+  --receiver-log FILE               RC_RECEIVER_LOG (external: the file the receiver logs to;
+                                    gives receiver-log)
   --reference-arg ARG (repeatable)  RC_REFERENCE_ARGS, space-separated (embedded: flags added
                                     to the reference's command line, e.g.
                                     --no-cross-namespace-refs, which gives that capability)
@@ -56,6 +58,8 @@ OPTIONS = {
                                 "flux target: the notification-controller release to run"),
     "receiver_namespace": ("RC_RECEIVER_NAMESPACE",
                            f"external target: the receiver's namespace ({RECEIVER_NAMESPACE})"),
+    "receiver_log": ("RC_RECEIVER_LOG",
+                     "external target: the file the receiver writes its log to (receiver-log)"),
 }
 CAPABILITIES_ENV = "RC_CAPABILITIES"
 
@@ -162,6 +166,7 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
                 declared_capabilities(request.config),
                 option(request.config, "receiver_namespace") or RECEIVER_NAMESPACE,
                 probe=not request.config.getoption("no_probe", default=False),
+                receiver_log=option(request.config, "receiver_log"),
             )
         except Unreachable as err:
             pytest.exit(f"external target: {err}", returncode=2)

@@ -55,6 +55,11 @@ class ReferenceReceiver:
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
+    def log_path(self) -> Path | None:
+        """The file the running receiver logs to."""
+        return self._child.log_path if self._child else None
+
+    @property
     def pid(self) -> int | None:
         return self._child.pid if self._child else None
 

@@ -10,12 +10,14 @@ from pytest_bdd import given, parsers, then, when
 
 from harness import senders
 from harness.hostile import hostile_requests, send_raw
+from harness.kube import wait_until
 from harness.scenario import QUIET_PERIOD, Scenario
 from steps.common import resource_ref
 
 JSON = {"Content-Type": "application/json"}
 HEADER_SHAPES = {"one line": None, "lines of 1 KiB": 1024}
 LOG_LINES = 100_000
+LOG_DEADLINE = 5.0  # seconds a log line may take to reach the file after the answer
 
 
 @when("a hostile client sends malformed requests that carry the token and the webhook path")
@@ -54,6 +56,22 @@ def log_is_clean(scenario: Scenario) -> None:
         if time.monotonic() >= deadline:
             return
         time.sleep(0.05)
+
+
+@then(parsers.parse('the receiver\'s log names the {kind} "{name}" it could not annotate'))
+def log_names_unannotated(scenario: Scenario, kind: str, name: str) -> None:
+    tail = scenario.target.log_tail
+    assert tail is not None, f"target {scenario.target.name} declares receiver-log but has none"
+    # The scenario's namespace is its own, so a line naming namespace/name is this request's.
+    wanted = (kind, f"{scenario.namespace}/{name}")
+
+    def naming_line() -> str | None:
+        return next((line for line in _whole(tail).splitlines()
+                     if all(part in line for part in wanted)), None)
+
+    line = wait_until(naming_line, LOG_DEADLINE,
+                      f"a log line naming the {kind} {wanted[1]} it could not annotate")
+    scenario.evidence("the log line", line[:2000])
 
 
 def _whole(tail: object) -> str:

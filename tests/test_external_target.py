@@ -112,8 +112,29 @@ def test_no_probe_takes_the_declared_capabilities_as_the_whole_truth(
     monkeypatch.setattr(external, "has_deployed_receiver",
                         lambda *_a, **_k: probed.append("deployed-receiver") or True)
     target = external.external_target(str(control_plane.kubeconfig), reference.url, None,
-                                      ["receiver-log"], probe=probe)
-    assert "receiver-log" in target.capabilities
+                                      ["gcr-test-keys"], probe=probe)
+    assert "gcr-test-keys" in target.capabilities
     found = {"source-controller", "deployed-receiver"}
     assert set(probed) == (found if probe else set())
     assert (found <= target.capabilities) == probe
+
+
+def test_the_receivers_log_file_gives_receiver_log(control_plane: ControlPlane,
+                                                   reference: ReferenceReceiver) -> None:
+    target = external.external_target(str(control_plane.kubeconfig), reference.url, None,
+                                      probe=False, receiver_log=str(reference.log_path))
+    assert "receiver-log" in target.capabilities
+    assert target.log_tail is not None
+    assert target.log_tail(100_000) == reference.log_tail(100_000)
+
+
+@pytest.mark.parametrize(("declared", "log", "says"), [
+    (["receiver-log"], None, "no --receiver-log FILE"),
+    ([], "/nonexistent/receiver.log", "no such file"),
+])
+def test_receiver_log_needs_a_file_to_read(control_plane: ControlPlane,
+                                           reference: ReferenceReceiver, declared: list[str],
+                                           log: str | None, says: str) -> None:
+    with pytest.raises(external.Unreachable, match=says):
+        external.external_target(str(control_plane.kubeconfig), reference.url, None, declared,
+                                 probe=False, receiver_log=log)

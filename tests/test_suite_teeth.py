@@ -182,6 +182,9 @@ CASES = [
     Teeth("empty-token-skips-signature", "an_empty_token",
           ("test_an_empty_token_is_still_the_token_an_unsigned_push_is_refused",),
           "expected 400"),
+    Teeth("annotation-errors-unlogged", "cannot_annotate_is_named",
+          ("test_a_resource_the_receiver_cannot_annotate_is_named_in_its_log",),
+          "a log line naming"),
     Teeth("ignore-content-type", "(content and not cdevent) or charset",
           (*GITHUB_BAD_CONTENT_TYPES, *BITBUCKET_BAD_CONTENT_TYPES), "expected 400",
           (GITHUB_ACCEPTED.format("with a charset parameter"),)),
@@ -341,8 +344,9 @@ CASES = [
     Teeth("events-not-aggregated", EVENTS_SELECT, (REPEATED_EVENT,),
           "the event's count to reach 2", (READY_EVENT, WARNING_EVENT, STALLED_EVENT)),
 ]
-# Flaws whose scenarios need what the external target lacks (the receiver's log, trust in
-# the suite's Google keys): where else their teeth are shown, or why they are not.
+# Flaws the suite's runs here cannot show (the receivers log at info, in one encoding; the
+# external target does not trust the suite's Google keys): where else their teeth are shown,
+# or why they are not.
 CHECKED_ELSEWHERE = {
     "logs-request-bytes": "tests/reference/test_log_redaction.py runs the broken receiver",
     "gcr-envelope-to-filters": "needs gcr-test-keys, which the external target lacks",
@@ -360,16 +364,21 @@ class CaseRuns:
     error: BaseException | None = None
 
 
+def _log(receiver: ReferenceReceiver) -> str:
+    """The option that lets the suite read the receiver's log (receiver-log)."""
+    return f"--receiver-log={receiver.log_path}"
+
+
 def _run_case(teeth: Teeth, plane: ControlPlane) -> CaseRuns:
     runs = CaseRuns()
     try:
         if teeth.receiver_args:  # its own control run, with the same flags
             with ReferenceReceiver(plane.kubeconfig, teeth.receiver_args) as unbroken:
                 runs.control = run_suite(plane.kubeconfig, unbroken.url, *teeth.suite_args,
-                                         "-k", teeth.select)
+                                         _log(unbroken), "-k", teeth.select)
         with BrokenReceiver(plane.kubeconfig, teeth.flaw, teeth.receiver_args) as receiver:
             runs.flawed = run_suite(plane.kubeconfig, receiver.url, *teeth.suite_args,
-                                    "-k", teeth.select)
+                                    _log(receiver), "-k", teeth.select)
     except Exception as err:  # reported by the case's own test
         runs.error = err
     return runs
@@ -380,7 +389,8 @@ def _reference_run(plane: ControlPlane, selection: str) -> SuiteRun:
     if not selection:
         return SuiteRun(0, {}, {}, "no unflagged case selected")
     with ReferenceReceiver(plane.kubeconfig) as receiver:
-        return run_suite(plane.kubeconfig, receiver.url, *SUITE_ARGS, "-k", selection)
+        return run_suite(plane.kubeconfig, receiver.url, *SUITE_ARGS, _log(receiver),
+                         "-k", selection)
 
 
 def _reference_selection(session: pytest.Session, cases: list[Teeth]) -> str:

@@ -56,9 +56,12 @@ def every_feature() -> tuple[str, ...]:
     return tuple(dict.fromkeys(name for entry in SAMPLE for name in entry.features))
 
 
-def suite_args(features: tuple[str, ...]) -> list[str]:
+def suite_args(features: tuple[str, ...], receiver_log: Path | None = None) -> list[str]:
+    """pytest arguments: the declared capabilities, the receiver's log file when there is one
+    (receiver-log), the features' scenarios, stop at the first failure."""
     caps = [arg for cap in CAPABILITIES for arg in ("--capability", cap)]
-    return [*caps, "--no-probe", "-p", "harness.mutation.select",
+    log = [f"--receiver-log={receiver_log}"] if receiver_log else []
+    return [*caps, *log, "--no-probe", "-p", "harness.mutation.select",
             "--mutation-features", ",".join(features), "-x"]
 
 
@@ -89,7 +92,8 @@ def check(src: Path, kubeconfig: Path, baseline: bool, timeout: float) -> tuple[
             return 1, f"{HARNESS_ERROR}: {changed[0]} is not in the sample"
     try:
         with MutantReceiver(kubeconfig, src) as receiver:
-            run = run_suite(kubeconfig, receiver.url, *suite_args(features), timeout=timeout)
+            run = run_suite(kubeconfig, receiver.url,
+                            *suite_args(features, receiver.log_path), timeout=timeout)
     except ReferenceReceiverError as err:
         return 1, f"{KILLED_BY}the receiver did not start\n{str(err)[-1000:]}"
     except subprocess.TimeoutExpired:

@@ -9,7 +9,8 @@ on trust, and those probed cheaply here: the exposure kinds by API discovery, ku
 the receiver's Deployment and Service by the guide's labels and names, and a source controller
 by a throwaway GitRepository whose reconcile request must be acknowledged in its status.
 What cannot be probed honestly (traffic, policy enforcement, gcr test keys,
-no-cross-namespace-refs) is only ever declared.
+no-cross-namespace-refs) is only ever declared. Given the file the receiver writes its log to
+(`--receiver-log`), the suite reads it: that is the capability receiver-log.
 """
 
 from __future__ import annotations
@@ -103,15 +104,37 @@ def has_source_controller(kube: Kube, namespace: str | None,
             kube.delete_namespace(probe_ns)
 
 
+class LogFile:
+    """The tail of a log file the receiver writes; read afresh on every call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __call__(self, lines: int = 50) -> str:
+        try:
+            text = self.path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+
 def external_target(
     kubeconfig: str | None, receiver_url: str | None, namespace: str | None,
     declared: Iterable[str] = (), receiver_namespace: str = RECEIVER_NAMESPACE,
-    probe: bool = True,
+    probe: bool = True, receiver_log: str | None = None,
 ) -> Target:
     """Check that the target answers, then describe what it can do: what was declared (each
     name checked, else UnknownCapability) plus, unless `probe` is false, what the probes of
-    a deployed receiver and a source controller find."""
+    a deployed receiver and a source controller find, plus receiver-log when the receiver's
+    log file is given (it must exist)."""
     capabilities = set(parse_capabilities(declared))
+    log_file = Path(receiver_log).expanduser() if receiver_log else None
+    if log_file is not None:
+        if not log_file.is_file():
+            raise Unreachable(f"--receiver-log {log_file}: no such file")
+        capabilities.add("receiver-log")
+    elif "receiver-log" in capabilities:
+        raise Unreachable("receiver-log is declared, but no --receiver-log FILE to read")
     path = Path(kubeconfig).expanduser() if kubeconfig else None
     check_external(path, receiver_url)
     assert path is not None and receiver_url is not None
@@ -138,7 +161,9 @@ def external_target(
         capabilities=frozenset(capabilities),
         namespace=namespace,
         details={"receiver": receiver_url, "namespace": namespace or "(one per scenario)",
-                 "receiver namespace": receiver_namespace},
+                 "receiver namespace": receiver_namespace,
+                 "receiver log": str(log_file) if log_file else "(not read)"},
+        log_tail=LogFile(log_file) if log_file else None,
         kubectl=Path(kubectl) if kubectl else None,
         receiver_namespace=receiver_namespace,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import logging
 import re
 import sys
 import time
@@ -207,6 +208,13 @@ def logs_request_bytes() -> None:
 
     logs.redact = hook_paths_only  # type: ignore[assignment]
     logs.WithoutRequestBytes.filter = lambda self, record: True  # type: ignore[method-assign]
+
+
+def annotation_errors_unlogged() -> None:
+    def drop_annotation_errors(record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.ERROR and record.msg == "receiver %s: %s")
+
+    logging.getLogger("reference.server").addFilter(drop_annotation_errors)
 
 
 def count_header_lines() -> None:
@@ -869,6 +877,8 @@ FLAWS: dict[str, Flaw] = {
              "token is rotated", no_404_after_rotation),
         Flaw("logs-request-bytes", "parser errors log the request bytes, tracebacks and "
              "library lines are not redacted", logs_request_bytes),
+        Flaw("annotation-errors-unlogged", "a resource that cannot be annotated is answered "
+             "500 but never named in the log", annotation_errors_unlogged),
         Flaw("count-header-lines", "more than 128 header lines answer 400, however small",
              count_header_lines),
         Flaw("null-body-fails", "a JSON null body fails the filters with 500", null_body_fails),
