@@ -34,6 +34,15 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def file_tail(path: Path, lines: int = 50) -> str:
+    """The last `lines` lines of a log file; empty when it cannot be read."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.splitlines()[-lines:])
+
+
 class Child:
     """A process whose output goes to a log file, killed with its parent.
 
@@ -71,11 +80,7 @@ class Child:
         return self.popen.poll() is None
 
     def log_tail(self, lines: int = 50) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return file_tail(self.log_path, lines)
 
     def stop(self, grace: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds; always reaps the child."""

@@ -24,6 +24,7 @@ from pathlib import Path
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from harness.controlplane.processes import file_tail
 from harness.kube import Kube, api_client, wait_until
 from harness.report.preflight import Unreachable, check_external
 from harness.targets.base import (
@@ -111,11 +112,7 @@ class LogFile:
         self.path = path
 
     def __call__(self, lines: int = 50) -> str:
-        try:
-            text = self.path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return file_tail(self.path, lines)
 
 
 def external_target(
