@@ -100,16 +100,17 @@ Feature: Other senders
       | a generic-hmac sender | generic-hmac | body changed after signing |
 
     Examples: registries send their own JSON
-      | sender     | type      | variant          |
-      | Docker Hub | dockerhub | invalid JSON     |
-      | Docker Hub | dockerhub | empty body       |
-      | Docker Hub | dockerhub | wrong field type |
-      | Quay       | quay      | invalid JSON     |
-      | Quay       | quay      | empty body       |
-      | Quay       | quay      | wrong field type |
-      | ACR        | acr       | invalid JSON     |
-      | ACR        | acr       | empty body       |
-      | ACR        | acr       | wrong field type |
+      | sender     | type      | variant              |
+      | Docker Hub | dockerhub | invalid JSON         |
+      | Docker Hub | dockerhub | empty body           |
+      | Docker Hub | dockerhub | wrong field type     |
+      | Quay       | quay      | invalid JSON         |
+      | Quay       | quay      | empty body           |
+      | Quay       | quay      | wrong field type     |
+      | Quay       | quay      | wrong list item type |
+      | ACR        | acr       | invalid JSON         |
+      | ACR        | acr       | empty body           |
+      | ACR        | acr       | wrong field type     |
 
     Examples: Nexus signs the body with HMAC-SHA1, in bare hex
       | sender | type  | variant                    |

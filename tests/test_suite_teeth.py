@@ -185,6 +185,8 @@ CASES = [
     Teeth("annotation-errors-unlogged", "cannot_annotate_is_named",
           ("test_a_resource_the_receiver_cannot_annotate_is_named_in_its_log",),
           "a log line naming"),
+    Teeth("registry-list-items-unchecked", "quay and item",
+          (OTHER_REFUSED.format("Quay-quay-wrong list item type"),), "expected 400"),
     Teeth("ignore-content-type", "(content and not cdevent) or charset",
           (*GITHUB_BAD_CONTENT_TYPES, *BITBUCKET_BAD_CONTENT_TYPES), "expected 400",
           (GITHUB_ACCEPTED.format("with a charset parameter"),)),

@@ -11,4 +11,8 @@ def _tags_as_string(document: dict[str, Any]) -> None:
     document["updated_tags"] = "1.4.2"
 
 
-VARIANTS = variants("quay-push", _tags_as_string)
+def _tag_as_number(document: dict[str, Any]) -> None:
+    document["updated_tags"] = [142]
+
+
+VARIANTS = variants("quay-push", _tags_as_string, _tag_as_number)

@@ -18,10 +18,15 @@ from .delivery import Context, Request, Variant
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 
-def variants(payload: str, wrong_type: Callable[[dict[str, Any]], None]) -> dict[str, Variant]:
+Bend = Callable[[dict[str, Any]], None]  # changes one decoded field in place
+
+
+def variants(payload: str, wrong_type: Bend, wrong_item: Bend | None = None
+             ) -> dict[str, Variant]:
     """The variants of a registry whose example is fixtures/payloads/<payload>.json.
 
-    `wrong_type` changes, in place, one field the receiver decodes to a value of another type.
+    `wrong_type` changes, in place, one field the receiver decodes to a value of another type;
+    `wrong_item`, for a registry with a list field, puts an item of another type in the list.
     """
 
     def valid(token: str, context: Context) -> Request:
@@ -39,16 +44,20 @@ def variants(payload: str, wrong_type: Callable[[dict[str, Any]], None]) -> dict
     def trailing_data(token: str, context: Context) -> Request:
         return dict(JSON_HEADERS), payloads.compact(payloads.load(payload)) + b" x"
 
-    def wrong_field_type(token: str, context: Context) -> Request:
-        document = copy.deepcopy(payloads.load(payload))
-        wrong_type(document)
-        return dict(JSON_HEADERS), payloads.compact(document)
+    def bent(bend: Bend) -> Callable[[str, Context], Request]:
+        def request(token: str, context: Context) -> Request:
+            document = copy.deepcopy(payloads.load(payload))
+            bend(document)
+            return dict(JSON_HEADERS), payloads.compact(document)
+        return request
 
+    more = {"wrong list item type": Variant(400, bent(wrong_item))} if wrong_item else {}
     return {
         "valid": Variant(200, valid),
         "null body": Variant(200, null_body, "JSON null: an empty notification"),
         "trailing data": Variant(200, trailing_data, "the example followed by ' x'"),
         "invalid JSON": Variant(400, invalid_json, "the example cut short"),
         "empty body": Variant(400, empty_body),
-        "wrong field type": Variant(400, wrong_field_type),
+        "wrong field type": Variant(400, bent(wrong_type)),
+        **more,
     }

@@ -840,6 +840,16 @@ def events_not_aggregated() -> None:
     events.Recorder._record = always_new  # type: ignore[method-assign]
 
 
+def registry_list_items_unchecked() -> None:
+    check_shape = common.check_shape
+
+    def lists_taken_whole(value: Any, shape: Any, where: str = "body") -> None:
+        if not (isinstance(shape, list) and isinstance(value, list)):
+            check_shape(value, shape, where)
+
+    common.check_shape = lists_taken_whole  # type: ignore[assignment]
+
+
 def no_artifactgenerator_default() -> None:
     api.DEFAULT_API_VERSIONS = {  # type: ignore[misc]
         kind: version for kind, version in api.DEFAULT_API_VERSIONS.items()
@@ -978,6 +988,8 @@ FLAWS: dict[str, Flaw] = {
         # --- found by `receiver-conformance diff` against Flux
         Flaw("registry-strict-json", "registry bodies must be exactly one JSON object: null "
              "and trailing data are refused", registry_strict_json),
+        Flaw("registry-list-items-unchecked", "a registry body's list is taken whole: an "
+             "item of another type is accepted", registry_list_items_unchecked),
         Flaw("no-artifactgenerator-default", "an ArtifactGenerator without apiVersion is not "
              "defaulted to source.extensions.fluxcd.io/v1beta1", no_artifactgenerator_default),
         # --- events and metrics (features/14)
