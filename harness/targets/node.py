@@ -242,24 +242,28 @@ class NodeTarget:
         )
 
     def stop(self) -> None:
-        """Delete what was applied (while the node still runs its pods), stop the node."""
-        if self.controllers is not None:
-            self.controllers.stop()
-            self.controllers = None
-        if self.edge is not None:
-            for name in ("stop", "close"):
-                if callable(getattr(self.edge, name, None)):
-                    with contextlib.suppress(Exception):
-                        getattr(self.edge, name)()
-                    break
-            self.edge = None
-        if self.kube is not None:
-            self._undeploy(self.kube)
-            self.kube.api.close()
-            self.kube = None
-        if self.node is not None:
-            self.node.stop()
-            self.node = None
+        """Delete what was applied (while the node still runs its pods), stop the node. Each
+        part runs even if an earlier one failed (after Ctrl-C the API server may be gone)."""
+        try:
+            if self.controllers is not None:
+                controllers, self.controllers = self.controllers, None
+                with contextlib.suppress(Exception):
+                    controllers.stop()
+            if self.edge is not None:
+                edge, self.edge = self.edge, None
+                for name in ("stop", "close"):
+                    if callable(getattr(edge, name, None)):
+                        with contextlib.suppress(Exception):
+                            getattr(edge, name)()
+                        break
+            if self.kube is not None:
+                kube, self.kube = self.kube, None
+                self._undeploy(kube)
+                kube.api.close()
+        finally:
+            if self.node is not None:
+                node, self.node = self.node, None
+                node.stop()
 
     def log_tail(self, lines: int = 50) -> str:
         """The receiver pod's log (its container's log files, read inside the node)."""
@@ -365,12 +369,15 @@ class NodeTarget:
             self._cluster_objects.append((doc["apiVersion"], doc["kind"], name))
 
     def _undeploy(self, kube: Kube) -> None:
+        """Best effort, without retries: the API server may be gone already."""
+        kube.api.configuration.retries = 0
         for api_version, kind, name in self._cluster_objects:
             with contextlib.suppress(Exception):
-                kube.resource(api_version, kind).delete(name=name)
+                kube.resource(api_version, kind).delete(name=name, _request_timeout=5)
         for name in self._namespaces:
-            with contextlib.suppress(ApiException):
-                kube.delete_namespace(name)
+            with contextlib.suppress(Exception):
+                kube.core.delete_namespace(name, propagation_policy="Background",
+                                           _request_timeout=5)
         self._cluster_objects.clear()
         self._namespaces.clear()
 
