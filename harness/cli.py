@@ -164,7 +164,7 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
     )
     run.add_argument(
         "--target",
-        choices=("embedded", "flux", "kind", "external"),
+        choices=("embedded", "flux", "kind", "node", "external"),
         default="embedded",
         help="where the receiver runs (default: embedded)",
     )
@@ -577,8 +577,8 @@ def _kind_implementation(args: argparse.Namespace) -> list[str]:
 def _implementation(args: argparse.Namespace) -> dict[str, str]:
     impl: dict[str, str] = {}
     name = args.implementation
-    if not name and args.target == "embedded":
-        name = "receiver-conformance/reference"  # the embedded target always runs it
+    if not name and args.target in ("embedded", "node"):
+        name = "receiver-conformance/reference"  # these targets always run it
     if not name and args.target == "flux":
         module, version = versions.FLUX_MODULES["notification-controller"]
         name = module.removeprefix("github.com/")

@@ -1,7 +1,7 @@
 """pytest options and fixtures that point the conformance scenarios at a target.
 
 Options (each with an environment variable, the option wins):
-  --target embedded|flux|kind|external   RC_TARGET (default embedded)
+  --target embedded|flux|kind|node|external   RC_TARGET (default embedded)
   --kubeconfig PATH                 RC_KUBECONFIG   (external)
   --receiver-url URL                RC_RECEIVER_URL (external)
   --work-namespace NAME             RC_NAMESPACE    (external: the namespace to work in)
@@ -43,13 +43,13 @@ from harness.targets.embedded import embedded_target
 from harness.targets.external import RECEIVER_NAMESPACE, Unreachable, external_target
 
 NAMESPACES_GONE_TIMEOUT = 120.0
-TARGETS = ("embedded", "flux", "kind", "external")
+TARGETS = ("embedded", "flux", "kind", "node", "external")
 CAPABILITY_PREFIX = "cap-"
 WITHOUT_PREFIX = "without-"
 REFERENCE_ARGS_ENV = "RC_REFERENCE_ARGS"
 
 OPTIONS = {
-    "target": ("RC_TARGET", "where the scenarios run: embedded, flux, kind or external"),
+    "target": ("RC_TARGET", "where the scenarios run: embedded, flux, kind, node or external"),
     "kubeconfig": ("RC_KUBECONFIG", "external target: kubeconfig of its cluster"),
     "receiver_url": ("RC_RECEIVER_URL", "external target: base URL of its receiver"),
     "work_namespace": ("RC_NAMESPACE", "external target: the namespace to work in"),
@@ -179,16 +179,22 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
             yield kind
         return
     plane = request.getfixturevalue("control_plane")
+    failures: tuple[type[BaseException], ...] = (
+        ReferenceReceiverError, ControllerFailed, FluxNotBuilt, ManifestsNotFound, CRDsNotFound)
     if name == "flux":
         from harness.flux.target import flux_target
 
         context = flux_target(plane, option(request.config, "notification_controller"))
+    elif name == "node":
+        from harness.targets.node import STARTUP_FAILURES, node_target
+
+        context = node_target(plane)
+        failures += STARTUP_FAILURES
     else:
         context = embedded_target(plane, reference_args(request.config))
     try:
         started = context.__enter__()
-    except (ReferenceReceiverError, ControllerFailed, FluxNotBuilt, ManifestsNotFound,
-            CRDsNotFound) as err:
+    except failures as err:
         pytest.exit(f"{name} target did not start: {err}", returncode=2)
     try:
         yield started

@@ -196,3 +196,27 @@ def install_crds(kube: Kube, crd_dir: Path, timeout: float = 60.0) -> list[str]:
     if names:
         kube.dynamic.resources.invalidate_cache()
     return names
+
+
+# Kinds `render_kustomization` leaves without a namespace, and the kustomization fields it knows.
+CLUSTER_SCOPED = {
+    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
+    "GatewayClass", "PriorityClass", "StorageClass",
+}
+KUSTOMIZATION_FIELDS = {"apiVersion", "kind", "namespace", "resources"}
+
+
+def render_kustomization(directory: Path) -> list[dict[str, Any]]:
+    """`kustomize build` for the only features our kustomizations use: resources + namespace."""
+    spec = yaml.safe_load((directory / "kustomization.yaml").read_text()) or {}
+    unsupported = set(spec) - KUSTOMIZATION_FIELDS
+    if unsupported:
+        raise ValueError(f"{directory}: kustomization fields {sorted(unsupported)} need kustomize")
+    docs: list[dict[str, Any]] = []
+    for resource in spec.get("resources") or []:
+        docs += load_manifests(directory / resource)
+    namespace = spec.get("namespace")
+    for doc in docs:
+        if namespace and doc["kind"] not in CLUSTER_SCOPED:
+            doc["metadata"]["namespace"] = namespace
+    return docs

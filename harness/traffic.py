@@ -7,7 +7,9 @@ Two jobs:
 - probe one pod-to-pod connection from a short-lived client pod, to see NetworkPolicy at
   work: the pod runs ``curl --max-time`` once and its exit code tells whether it connected,
   timed out (the packets were dropped) or was refused. A connection that must fail is proven
-  by that bounded timeout, never by a sleep.
+  by that bounded timeout, never by a sleep. On a target without a registry (the node target)
+  the target names a local busybox image (``Target.probe_image``): the probe is then busybox's
+  ``nc -w`` with the same bound, its result reported in curl's exit codes.
 
 Probe pods comply with the "restricted" Pod Security Standard; :func:`run_probe` deletes its
 pod once the exit code is read. :class:`Traffic` does both for one scenario: the receiver and
@@ -53,6 +55,15 @@ class Outcome(Enum):
 
 
 CURL_OUTCOMES = {0: Outcome.CONNECTED, 7: Outcome.REFUSED, 28: Outcome.TIMED_OUT}
+# busybox's nc has no curl: one connection attempt bounded by -w, and on success a no-op
+# program run on the connection (-e true), so nc exits at once. Its messages are turned into
+# curl's exit codes (refused 7, timed out 28); anything else is printed and exits 1.
+NC_PROBE = """out=$(nc -w {timeout} {address} {port} -e true 2>&1) && exit 0
+case "$out" in
+  *refused*) exit 7 ;;
+  *"timed out"*) exit 28 ;;
+  *) echo "$out"; exit 1 ;;
+esac"""
 
 
 @dataclass(frozen=True)
@@ -63,14 +74,17 @@ class Probe:
     address: str
     port: int
     exit_code: int
+    client: str = "curl"  # or "nc": busybox's, its result in curl's exit codes
 
     @property
     def outcome(self) -> Outcome:
         return CURL_OUTCOMES.get(self.exit_code, Outcome.FAILED)
 
     def __str__(self) -> str:
+        bound = (f"--max-time {CONNECT_TIMEOUT}" if self.client == "curl"
+                 else f"nc -w {CONNECT_TIMEOUT}, in curl's exit codes")
         return (f"from {self.namespace} to {self.address}:{self.port}: {self.outcome.value} "
-                f"(curl exit {self.exit_code}, --max-time {CONNECT_TIMEOUT})")
+                f"({self.client} exit {self.exit_code}, {bound})")
 
 
 class ProbeError(AssertionError):
@@ -136,20 +150,26 @@ def _pod(name: str, labels: dict[str, str], container: dict[str, Any],
     }
 
 
-def probe_pod(name: str, address: str, port: int) -> dict[str, Any]:
-    """A pod that tries one HTTP connection to `address`:`port` and exits with curl's code."""
-    url = f"http://{_host(address)}:{port}/"
-    return _pod(name, {"app": "traffic-probe"}, {
-        "name": "probe", "image": versions.PROBE_IMAGE,
-        "command": ["curl", "--silent", "--output", "/dev/null",
-                    "--max-time", str(CONNECT_TIMEOUT), url],
-    }, restart="Never")
+def probe_pod(name: str, address: str, port: int,
+              busybox: str | None = None) -> dict[str, Any]:
+    """A pod that tries one HTTP connection to `address`:`port` and exits with curl's code:
+    curl from the pinned image, or busybox's nc from the image `busybox` when given."""
+    if busybox:
+        script = NC_PROBE.format(timeout=CONNECT_TIMEOUT, address=address, port=port)
+        container = {"name": "probe", "image": busybox, "command": ["sh", "-c", script]}
+    else:
+        url = f"http://{_host(address)}:{port}/"
+        container = {"name": "probe", "image": versions.PROBE_IMAGE,
+                     "command": ["curl", "--silent", "--output", "/dev/null",
+                                 "--max-time", str(CONNECT_TIMEOUT), url]}
+    return _pod(name, {"app": "traffic-probe"}, container, restart="Never")
 
 
-def solver_pod(name: str, port: int = 8089) -> dict[str, Any]:
-    """A pod labelled as cert-manager's HTTP-01 solver, answering HTTP on `port`."""
+def solver_pod(name: str, port: int = 8089, busybox: str | None = None) -> dict[str, Any]:
+    """A pod labelled as cert-manager's HTTP-01 solver, answering HTTP on `port` (busybox's
+    httpd, from the pinned image or from `busybox`)."""
     pod = _pod(name, SOLVER_LABELS, {
-        "name": "acmesolver", "image": versions.SOLVER_IMAGE,
+        "name": "acmesolver", "image": busybox or versions.SOLVER_IMAGE,
         "command": ["httpd", "-f", "-p", str(port), "-h", "/tmp"],
         "ports": [{"name": "http", "containerPort": port}],
         "readinessProbe": {"tcpSocket": {"port": port}, "periodSeconds": 1},
@@ -227,9 +247,10 @@ def pod_addresses(kube: Kube, namespace: str, selector: str) -> list[str]:
 
 
 def run_probe(kube: Kube, namespace: str, name: str, address: str, port: int,
-              timeout: float = POD_DEADLINE) -> Probe:
-    """Run a probe pod in `namespace` against `address`:`port`, read its exit code, delete it."""
-    create_pod(kube, namespace, probe_pod(name, address, port))
+              timeout: float = POD_DEADLINE, busybox: str | None = None) -> Probe:
+    """Run a probe pod in `namespace` against `address`:`port`, read its exit code, delete it
+    (`busybox`: the image of a busybox probe, see `probe_pod`)."""
+    create_pod(kube, namespace, probe_pod(name, address, port, busybox))
     try:
         def finished() -> int | None:
             pod = kube.core.read_namespaced_pod(name, namespace)
@@ -247,7 +268,7 @@ def run_probe(kube: Kube, namespace: str, name: str, address: str, port: int,
                           interval=0.5, describe=lambda: _describe(kube, namespace, name)) - 1
     finally:
         delete_pod(kube, namespace, name)
-    return Probe(namespace, address, port, code)
+    return Probe(namespace, address, port, code, "nc" if busybox else "curl")
 
 
 # -- one scenario's traffic ---------------------------------------------------------------
@@ -266,6 +287,11 @@ class Traffic:
     @property
     def kube(self) -> Kube:
         return self.scenario.kube
+
+    @property
+    def busybox(self) -> str | None:
+        """The target's local busybox image for probe and solver pods, if it names one."""
+        return self.scenario.target.probe_image
 
     def close(self) -> None:
         """Put back every lifted policy; delete the scenario's pods and namespaces."""
@@ -344,7 +370,7 @@ class Traffic:
         """Run a cert-manager HTTP-01 solver pod on `port` in the receiver's namespace; wait
         until it is Ready."""
         name = f"cm-acme-http-solver-{uuid.uuid4().hex[:5]}"
-        create_pod(self.kube, RECEIVER_NAMESPACE, solver_pod(name, port))
+        create_pod(self.kube, RECEIVER_NAMESPACE, solver_pod(name, port, self.busybox))
         self.pods.append((RECEIVER_NAMESPACE, name))
         self.solver = wait_ready(self.kube, RECEIVER_NAMESPACE, name)
 
@@ -384,7 +410,7 @@ class Traffic:
 
         def twice_expected() -> bool:
             probe = run_probe(self.kube, namespace, f"probe-{uuid.uuid4().hex[:6]}",
-                              address, port)
+                              address, port, busybox=self.busybox)
             probes.append(probe)
             self.scenario.evidence("probe", str(probe))
             return len(probes) >= 2 and probes[-1].outcome == probes[-2].outcome == expected

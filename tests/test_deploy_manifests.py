@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,31 +11,11 @@ import yaml
 from kubernetes.client.exceptions import ApiException
 
 from harness.controlplane.crds import crd_files, ensure_crds
-from harness.kube import Kube, load_manifests
+from harness.kube import Kube, load_manifests, render_kustomization
 from harness.paths import FIXTURES, REFERENCE_DEPLOY, REPO_ROOT
 
 EXPOSURE = FIXTURES / "exposure"
-CLUSTER_SCOPED = {
-    "Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition",
-    "GatewayClass", "PriorityClass", "StorageClass",
-}
-KUSTOMIZATION_FIELDS = {"apiVersion", "kind", "namespace", "resources"}
-
-
-def render(directory: Path) -> list[dict[str, Any]]:
-    """`kustomize build` for the only features our kustomizations use: resources + namespace."""
-    spec = yaml.safe_load((directory / "kustomization.yaml").read_text()) or {}
-    unsupported = set(spec) - KUSTOMIZATION_FIELDS
-    if unsupported:
-        raise ValueError(f"{directory}: kustomization fields {sorted(unsupported)} need kustomize")
-    docs: list[dict[str, Any]] = []
-    for resource in spec.get("resources") or []:
-        docs += load_manifests(directory / resource)
-    namespace = spec.get("namespace")
-    for doc in docs:
-        if namespace and doc["kind"] not in CLUSTER_SCOPED:
-            doc["metadata"]["namespace"] = namespace
-    return docs
+render = render_kustomization  # the harness's renderer, under its old name here
 
 
 def rendered(kind: str, name: str | None = None) -> dict[str, Any]:

@@ -67,6 +67,9 @@ class Target:
     # or None when reference/deploy/ stands in for them (the reference, embedded).
     receiver_namespace: str | None = None
     metrics_url: str | None = None  # the receiver's Prometheus endpoint (receiver-metrics)
+    # A busybox image the cluster has locally, for the traffic scenarios' probe and solver
+    # pods where no registry is reachable (the node target); None: the pinned images.
+    probe_image: str | None = None
 
     def lacks(self, capability: str) -> bool:
         return capability not in self.capabilities
