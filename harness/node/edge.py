@@ -66,7 +66,7 @@ from harness.gobuild import (
 from harness.kube import Kube, install_crds, wait_until
 from harness.node import images, reaper
 from harness.node.configs import NodeDirs
-from harness.node.netns import LINK_POOL, ip
+from harness.node.netns import LINK_POOL, Link, ip
 from harness.node.node import Node
 
 TRAEFIK_NAMESPACE = "traefik"
@@ -206,10 +206,8 @@ def import_missing(node: Node, log: Log = _stderr) -> None:
 # -- addresses -------------------------------------------------------------------------
 
 
-def pool_for(node: Node) -> ipaddress.IPv4Network:
+def pool_for(link: Link) -> ipaddress.IPv4Network:
     """The node's /28 of POOL_SUPERNET, picked by its link's /24 in LINK_POOL."""
-    assert node.netns is not None and node.netns.link is not None
-    link = node.netns.link
     subnet = ipaddress.ip_interface(f"{link.host_ip}/{link.prefix}").network
     index = (int(subnet.network_address) - int(LINK_POOL.network_address)) >> 8
     return ipaddress.ip_network(f"{POOL_SUPERNET.network_address + (index << 8)}/28")
@@ -415,7 +413,8 @@ def deploy_edge(kube: Kube, node: Node, log: Log = _stderr,
     timings: dict[str, float] = {}
     import_missing(node, log)
     install_crds(kube, ensure_metallb_crds(log))
-    pool = pool_for(node)
+    assert node.netns.link is not None
+    pool = pool_for(node.netns.link)
     route_pool(node, pool)
     began = time.monotonic()
     metallb = metallb_objects(node.name, pool)
