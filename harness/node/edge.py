@@ -42,7 +42,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,7 @@ class Program:
     version: str
     package: str
     ldflags: str
+    replaces: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def image(self) -> images.Image:
@@ -110,7 +111,8 @@ class Program:
 
 TRAEFIK = Program("traefik", *versions.TRAEFIK, "./cmd/traefik",
                   f"-s -w -X {versions.TRAEFIK[0]}/pkg/version.Version={versions.TRAEFIK[1]}")
-METALLB = Program("metallb-controller", *versions.METALLB, "./controller", "-s -w")
+METALLB = Program("metallb-controller", *versions.METALLB, "./controller", "-s -w",
+                  versions.METALLB_BUILD_REPLACES)
 PROGRAMS = (TRAEFIK, METALLB)
 
 
@@ -150,7 +152,7 @@ def ensure_binary(program: Program, env: Mapping[str, str] | None = None,
             began = time.monotonic()
             build_module(go, program.module, program.version, {program.name: program.package},
                          directory, directory / ".work", go_env(env), log,
-                         ldflags=program.ldflags)
+                         ldflags=program.ldflags, replaces=program.replaces)
             shutil.rmtree(directory / ".work", ignore_errors=True)
             log(f"{program.name} {program.version} built in {time.monotonic() - began:.0f} s")
     return binary
