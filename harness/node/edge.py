@@ -360,7 +360,7 @@ def traefik_objects(node: str) -> list[dict[str, Any]]:
         "--providers.kubernetesgateway.statusAddress.service.name=traefik",
         f"--providers.kubernetesgateway.statusAddress.service.namespace={TRAEFIK_NAMESPACE}",
         "--global.checkNewVersion=false", "--global.sendAnonymousUsage=false",
-        "--log.level=INFO",
+        "--log.level=INFO", "--log.noColor=true",
     ]
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta(TRAEFIK_NAMESPACE)},
