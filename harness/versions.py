@@ -19,7 +19,8 @@ KUBE_NETWORK_POLICIES = ("sigs.k8s.io/kube-network-policies", "v0.8.0")
 TRAEFIK = ("github.com/traefik/traefik/v3", "v3.6.12")
 METALLB = ("go.universe.tf/metallb", "v0.16.2")
 # MetalLB v0.16.2 requires metallb/frr-k8s v0.0.27 (refused by the module proxy); v0.0.26
-# builds its controller.
+# builds its controller with our patch (harness/node/patches/metallb.patch: v0.0.26 lacks
+# the speaker's AS-path prepend).
 METALLB_BUILD_REPLACES = {"github.com/metallb/frr-k8s": "v0.0.26"}
 # The reference receiver's image for the node (harness/node/reference_image.py): a Debian
 # root filesystem of this suite (its python3 is 3.11, as the project's), by debootstrap.

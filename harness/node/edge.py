@@ -69,6 +69,7 @@ from harness.node.configs import NodeDirs
 from harness.node.netns import LINK_POOL, Link, ip
 from harness.node.node import Node
 
+PATCHES = Path(__file__).parent / "patches"
 TRAEFIK_NAMESPACE = "traefik"
 METALLB_NAMESPACE = "metallb-system"
 INGRESS_CLASS = "traefik"
@@ -102,6 +103,7 @@ class Program:
     package: str
     ldflags: str
     replaces: Mapping[str, str] = field(default_factory=dict)
+    patches: tuple[Path, ...] = ()
 
     @property
     def image(self) -> images.Image:
@@ -112,7 +114,7 @@ class Program:
 TRAEFIK = Program("traefik", *versions.TRAEFIK, "./cmd/traefik",
                   f"-s -w -X {versions.TRAEFIK[0]}/pkg/version.Version={versions.TRAEFIK[1]}")
 METALLB = Program("metallb-controller", *versions.METALLB, "./controller", "-s -w",
-                  versions.METALLB_BUILD_REPLACES)
+                  versions.METALLB_BUILD_REPLACES, (PATCHES / "metallb.patch",))
 PROGRAMS = (TRAEFIK, METALLB)
 
 
@@ -133,7 +135,12 @@ class Edge:
 
 
 def binary_dir(program: Program, env: Mapping[str, str] | None = None) -> Path:
-    return cache_root(env) / "edge" / f"{program.name}-{program.version}"
+    """One directory per version (and patches: a changed patch builds anew)."""
+    name = f"{program.name}-{program.version}"
+    if program.patches:
+        patched = b"".join(p.read_bytes() for p in program.patches)
+        name += "-" + hashlib.sha256(patched).hexdigest()[:12]
+    return cache_root(env) / "edge" / name
 
 
 def ensure_binary(program: Program, env: Mapping[str, str] | None = None,
@@ -152,7 +159,8 @@ def ensure_binary(program: Program, env: Mapping[str, str] | None = None,
             began = time.monotonic()
             build_module(go, program.module, program.version, {program.name: program.package},
                          directory, directory / ".work", go_env(env), log,
-                         ldflags=program.ldflags, replaces=program.replaces)
+                         ldflags=program.ldflags, replaces=program.replaces,
+                         patches=program.patches)
             shutil.rmtree(directory / ".work", ignore_errors=True)
             log(f"{program.name} {program.version} built in {time.monotonic() - began:.0f} s")
     return binary
