@@ -283,6 +283,10 @@ def metallb_rbac() -> list[dict[str, Any]]:
         _rule([""], ["nodes"], ["list"]),
         _rule([""], ["services/status"], ["update"]),
         _rule([""], ["events"], ["create", "patch"]),
+        # its own state, watched in every namespace
+        _rule(["metallb.io"], ["configurationstates"],
+              ["get", "list", "watch", "create", "patch", "update"]),
+        _rule(["metallb.io"], ["configurationstates/status"], ["get", "patch", "update"]),
     ]
     local = {
         "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
@@ -293,9 +297,6 @@ def metallb_rbac() -> list[dict[str, Any]]:
                                    "bgpadvertisements", "l2advertisements", "communities"],
                   READ),
             _rule(["metallb.io"], ["ipaddresspools/status"], ["update"]),
-            _rule(["metallb.io"], ["configurationstates"],
-                  ["get", "list", "watch", "create", "patch", "update"]),
-            _rule(["metallb.io"], ["configurationstates/status"], ["get", "patch", "update"]),
         ],
     }
     binding = {
@@ -493,9 +494,19 @@ def _lb_address(kube: Kube, namespace: str, name: str) -> str | None:
 
 
 def _describe_pods(kube: Kube, namespace: str) -> str:
-    pods = kube.core.list_namespaced_pod(namespace).items
-    return "; ".join(f"{p.metadata.name}: {p.status.phase} {p.status.container_statuses}"
-                     for p in pods) or "no pods"
+    """Each pod's phase, restarts and last log lines (of the previous run if it restarted)."""
+    seen = []
+    for pod in kube.core.list_namespaced_pod(namespace).items:
+        statuses = pod.status.container_statuses or []
+        restarts = sum(c.restart_count for c in statuses)
+        try:
+            log = kube.core.read_namespaced_pod_log(pod.metadata.name, namespace,
+                                                    previous=restarts > 0, tail_lines=15)
+        except ApiException as err:
+            log = f"(no log: {err.reason})"
+        seen.append(f"{pod.metadata.name}: {pod.status.phase}, {restarts} restarts, "
+                    f"last log lines:\n{log}")
+    return "\n".join(seen) or "no pods"
 
 
 def main() -> int:
