@@ -58,5 +58,5 @@ def test_traefik_serves_the_guides_classes_on_port_80_as_nobody() -> None:
 def test_metallb_pool_is_the_nodes_range() -> None:
     docs = edge.metallb_objects("node-1", ipaddress.ip_network("10.251.3.0/28"))
     pool = [d for d in docs if d["kind"] == "IPAddressPool"]
-    assert pool[0]["spec"]["addresses"] == ["10.251.3.0/28"]
+    assert pool[0]["spec"] == {"addresses": ["10.251.3.0/28"], "avoidBuggyIPs": True}
     assert docs[-1] is pool[0]  # applied last, once MetalLB's CRDs serve

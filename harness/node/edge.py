@@ -408,7 +408,8 @@ def metallb_objects(node: str, pool: ipaddress.IPv4Network) -> list[dict[str, An
                     args, {"health": 7472}, {"httpGet": {"path": "/readyz", "port": 7472}},
                     env=env),
         {"apiVersion": "metallb.io/v1beta1", "kind": "IPAddressPool",
-         "metadata": _meta(POOL, METALLB_NAMESPACE), "spec": {"addresses": [str(pool)]}},
+         "metadata": _meta(POOL, METALLB_NAMESPACE),
+         "spec": {"addresses": [str(pool)], "avoidBuggyIPs": True}},  # not .0 nor .15
     ]
 
 
