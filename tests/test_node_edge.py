@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -26,6 +28,7 @@ from harness.node import edge as edges
 from harness.node import reaper
 from harness.node.edge import Edge, deploy_edge, ensure_edge_archives, http_status
 from harness.node.node import Node
+from harness.paths import REPO_ROOT
 from tests.test_node import on_node, server_pod, service, wait_running
 
 pytestmark = [
@@ -200,3 +203,34 @@ def test_stopping_the_node_removes_the_host_route(edge_node: tuple[Node, Edge]) 
     assert edges.route_exists(edge.pool)
     node.stop()
     assert not edges.route_exists(edge.pool)  # (and no request goes there any more)
+
+
+OWNER = """
+import sys
+from harness.controlplane import ControlPlane
+from harness.node import edge
+from harness.node.node import Node
+with ControlPlane(install=False) as plane, Node(plane) as node:
+    pool = edge.pool_for(node.netns.link)
+    edge.route_pool(node, pool)
+    print(pool, flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_the_host_route_does_not_survive_a_killed_owner() -> None:
+    """SIGKILL of the process that routed the pool: the node's reaper removes the route."""
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER], cwd=REPO_ROOT, stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    try:
+        pool = owner.stdout.readline().strip()
+        assert pool, "the owner did not start a node"
+        assert edges.route_exists(pool)
+        owner.kill()
+        owner.wait(60)
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+    wait_until(lambda: not edges.route_exists(pool), 30, f"the route of {pool} to go")
