@@ -27,7 +27,8 @@ anyway).
 Images are built here (no registry): a root filesystem holding only the static binary and
 a minimal /etc, packed by `images.oci_archive` and imported into the node's containerd.
 One edge per control plane: the namespaces and class objects are cluster-wide, and the
-edge's pods are bound to the node given last.
+edge's pods are bound to the node given last. An Ingress without a class gets `traefik`
+from the API server's DefaultIngressClass admission only if it is created after the edge.
 """
 
 from __future__ import annotations
