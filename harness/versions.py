@@ -12,6 +12,16 @@ ETCD = "v3.7.0"
 # NetworkPolicy on the node: kube-network-policies, built from its module with our patch
 # (harness/node/patches/); v0.8.0 is the newest the module proxy serves.
 KUBE_NETWORK_POLICIES = ("sigs.k8s.io/kube-network-policies", "v0.8.0")
+# The node's edge (harness/node/edge.py): Traefik for Ingress and Gateway API, MetalLB's
+# controller for LoadBalancer addresses, each built from its Go module. Traefik v3.6 is the
+# newest line on Gateway API v1.4 (GATEWAY_API); v3.7 watches v1.5's TLSRoute, which the
+# control plane does not install, and its nested module dynamic/ext is not served.
+TRAEFIK = ("github.com/traefik/traefik/v3", "v3.6.12")
+METALLB = ("go.universe.tf/metallb", "v0.16.2")
+# MetalLB v0.16.2 requires metallb/frr-k8s v0.0.27 (refused by the module proxy); v0.0.26
+# builds its controller with our patch (harness/node/patches/metallb.patch: v0.0.26 lacks
+# the speaker's AS-path prepend).
+METALLB_BUILD_REPLACES = {"github.com/metallb/frr-k8s": "v0.0.26"}
 # The reference receiver's image for the node (harness/node/reference_image.py): a Debian
 # root filesystem of this suite (its python3 is 3.11, as the project's), by debootstrap.
 DEBIAN_SUITE = "bookworm"

@@ -3,8 +3,9 @@
 Run as `python -m harness.node.reaper DIR OWNER_PID`. The kernel sends it SIGTERM when its
 parent dies (PR_SET_PDEATHSIG); it then removes what DIR/node.json records: every process
 of the node's cgroup subtree (with them the namespaces, the pods' network namespaces, the
-mounts and the rules made inside), the cgroups, the host end of the veth pair, and DIR.
-The owner's normal shutdown calls the same `clean_up` and then stops the reaper.
+mounts and the rules made inside), the cgroups, the host route of the edge's LoadBalancer
+pool (`harness.node.edge`), the host end of the veth pair, and DIR. The owner's normal
+shutdown calls the same `clean_up` and then stops the reaper.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def clean_up(directory: Path) -> list[str]:
     left: list[str] = []
     if state.get("cgroup"):
         left += cgroups.remove(state["cgroup"])
+    if state.get("route"):  # the edge's LoadBalancer pool (harness/node/edge.py)
+        ip("route", "del", state["route"], check=False)
     if state.get("veth"):
         ip("link", "del", state["veth"], check=False)
     shutil.rmtree(directory, ignore_errors=True)
