@@ -8,12 +8,20 @@ Feature: Real traffic through the guide's exposure and policies
   through flux-system. A connection that must fail is proven by a client that gives up after
   3 seconds, never by waiting.
 
+  What the guide leaves out: Flux's policy allow-webhooks admits port 9292 from pods of any
+  namespace (`namespaceSelector: {}`), not from outside the cluster. A push that comes
+  through an in-cluster proxy (the Ingress controller, the Gateway) comes from a pod and is
+  let in. A push from outside the cluster straight through the LoadBalancer Service reaches
+  the receiver pod from an address outside the cluster (the client's, or a node's), which no
+  namespace selector matches: it is dropped until a policy admitting outside sources stands
+  beside Flux's, as Flux's users found on Cilium (fluxcd/website#359, fluxcd/flux2#1448).
+
   @cap-traffic
-  Scenario Outline: A signed push through the <entry> reaches the receiver
+  Scenario Outline: A signed push from a pod through the <entry> reaches the receiver
     Given the guide's GitRepository "webapp"
     And a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
-    When GitHub sends a signed "push" event through the <entry>
+    When GitHub sends a signed "push" event from a pod through the <entry>
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
 
@@ -24,16 +32,47 @@ Feature: Real traffic through the guide's exposure and policies
       | HTTPRoute for "webhook-receiver.example.com" |
 
   @cap-traffic
+  Scenario Outline: From outside the cluster, the <entry> reaches the receiver through its proxy
+    Given the guide's GitRepository "webapp"
+    And a token generated as the guide does, stored in the Secret "webhook-token"
+    And the guide's Receiver "webapp" is Ready
+    And Flux's network policies stand in the receiver's namespace
+    And no other policy admits traffic to the receiver's pods
+    When GitHub sends a signed "push" event from outside the cluster through the <entry>
+    Then the receiver answers 200
+    And the GitRepository "webapp" was annotated
+
+    Examples:
+      | entry                                        |
+      | Ingress for "webhook-receiver.example.com"   |
+      | HTTPRoute for "webhook-receiver.example.com" |
+
+  @cap-traffic
+  Scenario: From outside the cluster, the LoadBalancer needs a policy admitting outside sources
+    Given the guide's GitRepository "webapp"
+    And a token generated as the guide does, stored in the Secret "webhook-token"
+    And the guide's Receiver "webapp" is Ready
+    And Flux's network policies stand in the receiver's namespace
+    And no other policy admits traffic to the receiver's pods
+    When GitHub sends a signed "push" event from outside the cluster through the LoadBalancer Service "receiver"
+    Then no answer comes within 3 seconds
+    And nothing was annotated
+    When a policy admitting every source to port 9292 is added to the receiver's namespace
+    And GitHub sends a signed "push" event from outside the cluster through the LoadBalancer Service "receiver"
+    Then the receiver answers 200
+    And the GitRepository "webapp" was annotated
+
+  @cap-traffic
   Scenario Outline: A push for another host through the <entry> reaches no receiver
     Given the guide's GitRepository "webapp"
     And a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
-    When GitHub sends a signed "push" event through the <entry>
+    When GitHub sends a signed "push" event from a pod through the <entry>
     Then the request is answered 404 before it reaches the receiver
     And nothing was annotated
 
     Examples:
-      | entry                               |
+      | entry                                 |
       | Ingress for "elsewhere.example.com"   |
       | HTTPRoute for "elsewhere.example.com" |
 

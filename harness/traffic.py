@@ -20,6 +20,10 @@ the scenario lifts is put back when it ends.
 
 from __future__ import annotations
 
+import contextlib
+import re
+import shlex
+import socket
 import uuid
 from dataclasses import dataclass, field
 from enum import Enum
@@ -29,13 +33,14 @@ import requests
 from kubernetes.client.rest import ApiException
 
 from harness import senders, versions
-from harness.exposure import POLICY_API
+from harness.exposure import FLUX_POLICIES, POLICY_API
 from harness.kube import Kube, Timeout, wait_until
 from harness.scenario import Scenario
 from harness.senders.delivery import Delivery
 
 RECEIVER_NAMESPACE = "flux-system"  # where the kind target (and `flux install`) runs it
 RECEIVER_SELECTOR = "app=notification-controller"
+RECEIVER_LABELS = {"app": "notification-controller"}
 SOLVER_LABELS = {"acme.cert-manager.io/http01-solver": "true"}
 CONNECT_TIMEOUT = 3  # seconds a probe waits for a connection
 POD_DEADLINE = 120.0  # seconds a probe pod may take, image pull included
@@ -43,6 +48,8 @@ NOBODY = 65534
 PULL_FAILURES = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
 SETTLE = 45.0  # seconds a changed policy may take to reach the data plane
 ENTRY_DETAILS = {"Ingress": "ingress_url", "HTTPRoute": "gateway_url"}  # Target.details keys
+STATUS_LINE = re.compile(r"HTTP/1\.[01] (\d{3})")
+OUTSIDE_POLICY = "allow-webhooks-from-outside"  # what users add (fluxcd/website#359)
 
 
 class Outcome(Enum):
@@ -246,29 +253,73 @@ def pod_addresses(kube: Kube, namespace: str, selector: str) -> list[str]:
     return [p.status.pod_ip for p in pods if p.status.phase == "Running" and p.status.pod_ip]
 
 
+def run_to_end(kube: Kube, namespace: str, pod: dict[str, Any],
+               timeout: float = POD_DEADLINE) -> tuple[int, str]:
+    """Run a one-shot pod in `namespace` until its container exits; its exit code and its
+    log. The pod is deleted afterwards."""
+    name = pod["metadata"]["name"]
+    create_pod(kube, namespace, pod)
+    try:
+        def finished() -> int | None:
+            obj = kube.core.read_namespaced_pod(name, namespace)
+            if failure := _pull_failure(obj):
+                raise ProbeError(f"pod {namespace}/{name} cannot start: {failure}")
+            for status in (obj.status.container_statuses or []):
+                done = status.state.terminated if status.state else None
+                if done is not None:
+                    return done.exit_code + 1  # 0 is a result, not "not yet"
+            if obj.status.phase == "Failed":  # e.g. activeDeadlineSeconds hit
+                raise ProbeError(f"pod {namespace}/{name} failed: {obj.status.reason}")
+            return None
+
+        code = wait_until(finished, timeout, f"pod {namespace}/{name} to finish",
+                          interval=0.5, describe=lambda: _describe(kube, namespace, name)) - 1
+        log = kube.core.read_namespaced_pod_log(name, namespace)
+    finally:
+        delete_pod(kube, namespace, name)
+    return code, log
+
+
 def run_probe(kube: Kube, namespace: str, name: str, address: str, port: int,
               timeout: float = POD_DEADLINE, busybox: str | None = None) -> Probe:
     """Run a probe pod in `namespace` against `address`:`port`, read its exit code, delete it
     (`busybox`: the image of a busybox probe, see `probe_pod`)."""
-    create_pod(kube, namespace, probe_pod(name, address, port, busybox))
-    try:
-        def finished() -> int | None:
-            pod = kube.core.read_namespaced_pod(name, namespace)
-            if failure := _pull_failure(pod):
-                raise ProbeError(f"probe pod {namespace}/{name} cannot start: {failure}")
-            for status in (pod.status.container_statuses or []):
-                done = status.state.terminated if status.state else None
-                if done is not None:
-                    return done.exit_code + 1  # 0 is a result, not "not yet"
-            if pod.status.phase == "Failed":  # e.g. activeDeadlineSeconds hit
-                raise ProbeError(f"probe pod {namespace}/{name} failed: {pod.status.reason}")
-            return None
-
-        code = wait_until(finished, timeout, f"probe pod {namespace}/{name} to finish",
-                          interval=0.5, describe=lambda: _describe(kube, namespace, name)) - 1
-    finally:
-        delete_pod(kube, namespace, name)
+    code, _ = run_to_end(kube, namespace, probe_pod(name, address, port, busybox), timeout)
     return Probe(namespace, address, port, code, "nc" if busybox else "curl")
+
+
+def client_pod(name: str, url: str, delivery: Delivery, host: str | None,
+               busybox: str | None = None) -> dict[str, Any]:
+    """A pod that POSTs `delivery` to `url` once (naming `host` in the Host header if given),
+    gives up after CONNECT_TIMEOUT seconds, and prints the answer's status line
+    "HTTP/1.1 <code>": curl from the pinned image, or busybox's wget from `busybox`."""
+    headers = {**delivery.headers, **({"Host": host} if host else {})}
+    flags = " ".join(f"--header {shlex.quote(f'{k}: {v}')}" for k, v in headers.items())
+    if busybox:  # wget -S prints the status line, or "server returned error: HTTP/1.1 <code>"
+        script = (f'wget -S -O /dev/null -T {CONNECT_TIMEOUT} {flags} '
+                  f'--post-data "$BODY" "$URL" 2>&1')
+        image = busybox
+    else:
+        script = (f"curl --silent --output /dev/null --max-time {CONNECT_TIMEOUT} "
+                  f"--write-out 'HTTP/1.1 %{{http_code}}\\n' {flags.replace('--header', '-H')} "
+                  f'--data-binary "$BODY" "$URL"')
+        image = versions.PROBE_IMAGE
+    return _pod(name, {"app": "traffic-client"}, {
+        "name": "client", "image": image, "command": ["sh", "-c", script],
+        "env": [{"name": "BODY", "value": delivery.body.decode()},
+                {"name": "URL", "value": url}],
+    }, restart="Never")
+
+
+def answer_of(log: str) -> requests.Response | None:
+    """The answer a client pod printed (its status, as a Response), or None: no answer."""
+    found = STATUS_LINE.search(log)
+    if not found or found.group(1) == "000":  # curl's code when nothing answered
+        return None
+    answer = requests.Response()
+    answer.status_code = int(found.group(1))
+    answer._content = b""  # the client pod keeps no body
+    return answer
 
 
 # -- one scenario's traffic ---------------------------------------------------------------
@@ -282,6 +333,7 @@ class Traffic:
     namespaces: list[str] = field(default_factory=list)
     pods: list[tuple[str, str]] = field(default_factory=list)  # (namespace, name)
     lifted: dict[str, dict[str, Any]] = field(default_factory=dict)  # policy name -> object
+    added: list[str] = field(default_factory=list)  # policies it added, deleted at the end
     solver: str | None = None  # the solver pod's IP
 
     @property
@@ -295,6 +347,10 @@ class Traffic:
 
     def close(self) -> None:
         """Put back every lifted policy; delete the scenario's pods and namespaces."""
+        for name in self.added:
+            with contextlib.suppress(ApiException):
+                self.kube.resource(POLICY_API, "NetworkPolicy").delete(
+                    name=name, namespace=RECEIVER_NAMESPACE)
         for name in list(self.lifted):
             self.restore(name)
         for namespace, pod in self.pods:
@@ -315,26 +371,74 @@ class Traffic:
             raise AssertionError(f"target {target.name} names no {ENTRY_DETAILS[entry]}")
         return url, name
 
-    def deliver(self, entry: str, name: str | None, sender_type: str,
-                **context: Any) -> requests.Response:
+    def deliver(self, entry: str, name: str | None, sender_type: str, origin: str,
+                **context: Any) -> requests.Response | None:
         """Send a valid webhook of `sender_type` to the scenario's Receiver through the entry
-        point, after a snapshot of the sources; keep the answer as the scenario's response."""
+        point, after a snapshot of the sources, from `origin`: "a pod" (a client pod in a
+        fresh namespace) or "outside the cluster" (this process). Keep the answer as the
+        scenario's response; None when none came within CONNECT_TIMEOUT seconds."""
         scenario = self.scenario
         base_url, host = self.entry_point(entry, name)
         path = scenario.webhook_path()
         delivery = senders.delivery(sender_type, "valid", scenario.token, **context)
         scenario.snapshot()
-        scenario.evidence(f"request sent through the {entry}",
+        scenario.evidence(f"request sent from {origin} through the {entry}",
                           f"POST {base_url}{senders.short_path(path)} Host: {host or '(as URL)'}\n"
                           f"{delivery.describe()}")
-        try:
-            scenario.response = send_via(base_url, path, delivery, host)
-        except requests.RequestException as err:
-            scenario.evidence("no answer", f"{type(err).__name__}: {err}")
-            raise AssertionError(f"no answer through the {entry}: {type(err).__name__}") from err
-        scenario.evidence("response observed", {"status": scenario.response.status_code,
-                                                "body": scenario.response.text[:2000]})
+        if origin == "a pod":
+            pod = client_pod(f"client-{uuid.uuid4().hex[:6]}", base_url.rstrip("/") + path,
+                             delivery, host, self.busybox)
+            code, log = run_to_end(self.kube, self.namespace(), pod)
+            scenario.response = answer_of(log)
+            shown = log.replace(path, senders.short_path(path))[-2000:]
+            scenario.evidence("client pod", f"exit {code}\n{shown}")
+        else:
+            try:
+                scenario.response = send_via(base_url, path, delivery, host,
+                                             timeout=CONNECT_TIMEOUT)
+            except requests.RequestException as err:
+                scenario.evidence("no answer", f"{type(err).__name__}: {err}")
+                scenario.response = None
+        if scenario.response is not None:
+            scenario.evidence("response observed", {"status": scenario.response.status_code,
+                                                    "body": scenario.response.text[:2000]})
         return scenario.response
+
+    # -- a policy for sources outside the cluster -----------------------------------------
+
+    def only_flux_policies(self) -> None:
+        """Lift every policy of the receiver's namespace that is not one of Flux's and selects
+        the receiver's pods (e.g. a target's own), so that only Flux's admit traffic to them."""
+        for policy in self.kube.resource(POLICY_API, "NetworkPolicy").get(
+                namespace=RECEIVER_NAMESPACE).to_dict()["items"]:
+            name = policy["metadata"]["name"]
+            wanted = (policy["spec"].get("podSelector") or {}).get("matchLabels") or {}
+            if name not in FLUX_POLICIES and wanted.items() <= RECEIVER_LABELS.items():
+                self.lift(name)
+
+    def admit_outside(self, port: int) -> None:
+        """Add the policy users add for sources outside the cluster: every source, to the
+        receiver's pods on TCP `port`. It is deleted when the scenario ends."""
+        self.kube.apply({
+            "apiVersion": POLICY_API, "kind": "NetworkPolicy",
+            "metadata": {"name": OUTSIDE_POLICY, "namespace": RECEIVER_NAMESPACE},
+            "spec": {"podSelector": {"matchLabels": dict(RECEIVER_LABELS)},
+                     "policyTypes": ["Ingress"],
+                     "ingress": [{"ports": [{"protocol": "TCP", "port": port}]}]},
+        }, RECEIVER_NAMESPACE)
+        self.added.append(OUTSIDE_POLICY)
+        address = load_balancer_url(self.kube, RECEIVER_NAMESPACE, "receiver")
+        host = address.removeprefix("http://").strip("[]")
+
+        def connects() -> bool:
+            try:
+                socket.create_connection((host, 80), timeout=1).close()
+            except OSError:
+                return False
+            return True
+
+        wait_until(connects, SETTLE, f"the policy {OUTSIDE_POLICY} to let this host connect "
+                   f"to {address}")
 
     # -- policies in the receiver's namespace ---------------------------------------------
 

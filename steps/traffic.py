@@ -13,7 +13,7 @@ from pytest_bdd import given, parsers, then, when
 
 from harness.exposure import FLUX_POLICIES
 from harness.scenario import Scenario
-from harness.traffic import Outcome, Traffic
+from harness.traffic import CONNECT_TIMEOUT, Outcome, Traffic
 
 
 @pytest.fixture
@@ -26,16 +26,25 @@ def traffic(scenario: Scenario) -> Iterator[Traffic]:
 # -- webhooks through an entry point ------------------------------------------------------
 
 
-@when(parsers.re(r'GitHub sends a signed "(?P<event>[^"]+)" event through the '
+@when(parsers.re(r'GitHub sends a signed "(?P<event>[^"]+)" event from '
+                 r'(?P<origin>a pod|outside the cluster) through the '
                  r'(?P<entry>LoadBalancer Service|Ingress|HTTPRoute)'
                  r'(?: for)? "(?P<name>[^"]+)"$'))
-def github_event_through(traffic: Traffic, event: str, entry: str, name: str) -> None:
-    traffic.deliver(entry, name, "github", event=event)
+def github_event_through(traffic: Traffic, event: str, origin: str, entry: str,
+                         name: str) -> None:
+    traffic.deliver(entry, name, "github", origin, event=event)
 
 
 @then(parsers.parse("the request is answered {status:d} before it reaches the receiver"))
 def answered_by_entry(traffic: Traffic, status: int) -> None:
     traffic.scenario.expect_status(status)
+
+
+@then(parsers.parse("no answer comes within {seconds:d} seconds"))
+def no_answer(traffic: Traffic, seconds: int) -> None:
+    assert seconds == CONNECT_TIMEOUT, f"the clients give up after {CONNECT_TIMEOUT} s"
+    response = traffic.scenario.response
+    assert response is None, f"answered {response.status_code if response else ''}"
 
 
 # -- policies -----------------------------------------------------------------------------
@@ -45,6 +54,17 @@ def answered_by_entry(traffic: Traffic, status: int) -> None:
 def flux_policies_stand(traffic: Traffic) -> None:
     for name in FLUX_POLICIES:
         policy_stands(traffic, name)
+
+
+@given("no other policy admits traffic to the receiver's pods")
+def only_flux_policies(traffic: Traffic) -> None:
+    traffic.only_flux_policies()
+
+
+@when(parsers.parse("a policy admitting every source to port {port:d} is added to the "
+                    "receiver's namespace"))
+def admit_outside(traffic: Traffic, port: int) -> None:
+    traffic.admit_outside(port)
 
 
 @given(parsers.parse('the policy "{name}" stands in the receiver\'s namespace'))

@@ -207,17 +207,20 @@ class NodeTarget:
             node = self.node
             assert self.plane.kubeconfig is not None
             self.kube = Kube(api_client(self.plane.kubeconfig))
+            # The edge first: its default IngressClass must exist when the guide's Ingress,
+            # which names no class, is created.
+            edge_module = load_edge() if self.with_edge else None
+            if edge_module is not None:
+                self.edge = edge_module.deploy_edge(self.kube, node, self.log)
             issuer = TestGoogleIssuer()
             self._deploy(node, image.name, issuer.jwks())
             details = self._details(node)
             capabilities = set(CAPABILITIES)
             if getattr(self.plane, "kubectl", None) is not None:
                 capabilities.add("kubectl")
-            edge_module = load_edge() if self.with_edge else None
-            if edge_module is None:
+            if self.edge is None:
                 details["traffic"] = NO_EDGE
             else:
-                self.edge = edge_module.deploy_edge(self.kube, node, self.log)
                 capabilities.add("traffic")
                 details.update(ingress_url=self.edge.ingress_url,
                                gateway_url=self.edge.gateway_url, host=HOST)
