@@ -282,7 +282,7 @@ class Scenario:
                                           **context), path)
 
     def expect_status(self, status: int) -> None:
-        assert self.response is not None, "no request was sent"
+        assert self.response is not None, "no answer came (or no request was sent)"
         got = self.response.status_code
         assert got == status, f"the receiver answered {got}, expected {status}: " \
             f"{self.response.text[:200]!r}"

@@ -254,9 +254,9 @@ def pod_addresses(kube: Kube, namespace: str, selector: str) -> list[str]:
 
 
 def run_to_end(kube: Kube, namespace: str, pod: dict[str, Any],
-               timeout: float = POD_DEADLINE) -> tuple[int, str]:
-    """Run a one-shot pod in `namespace` until its container exits; its exit code and its
-    log. The pod is deleted afterwards."""
+               timeout: float = POD_DEADLINE, read_log: bool = False) -> tuple[int, str]:
+    """Run a one-shot pod in `namespace` until its container exits; its exit code and, with
+    `read_log`, its log (else ""). The pod is deleted afterwards."""
     name = pod["metadata"]["name"]
     create_pod(kube, namespace, pod)
     try:
@@ -274,7 +274,7 @@ def run_to_end(kube: Kube, namespace: str, pod: dict[str, Any],
 
         code = wait_until(finished, timeout, f"pod {namespace}/{name} to finish",
                           interval=0.5, describe=lambda: _describe(kube, namespace, name)) - 1
-        log = kube.core.read_namespaced_pod_log(name, namespace)
+        log = kube.core.read_namespaced_pod_log(name, namespace) if read_log else ""
     finally:
         delete_pod(kube, namespace, name)
     return code, log
@@ -296,7 +296,8 @@ def client_pod(name: str, url: str, delivery: Delivery, host: str | None,
     headers = {**delivery.headers, **({"Host": host} if host else {})}
     flags = " ".join(f"--header {shlex.quote(f'{k}: {v}')}" for k, v in headers.items())
     if busybox:  # wget -S prints the status line, or "server returned error: HTTP/1.1 <code>"
-        script = (f'wget -S -O /dev/null -T {CONNECT_TIMEOUT} {flags} '
+        # (busybox 1.35's wget -T crashes: the bound is timeout's)
+        script = (f'timeout {CONNECT_TIMEOUT} wget -S -O /dev/null {flags} '
                   f'--post-data "$BODY" "$URL" 2>&1')
         image = busybox
     else:
@@ -388,7 +389,7 @@ class Traffic:
         if origin == "a pod":
             pod = client_pod(f"client-{uuid.uuid4().hex[:6]}", base_url.rstrip("/") + path,
                              delivery, host, self.busybox)
-            code, log = run_to_end(self.kube, self.namespace(), pod)
+            code, log = run_to_end(self.kube, self.namespace(), pod, read_log=True)
             scenario.response = answer_of(log)
             shown = log.replace(path, senders.short_path(path))[-2000:]
             scenario.evidence("client pod", f"exit {code}\n{shown}")
