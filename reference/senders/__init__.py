@@ -18,10 +18,11 @@ Interface (stable; the server and the reconciler depend on it):
 - `Event.name` is the event to match case-insensitively against `spec.events`: a string for
   types with an event header (github `X-GitHub-Event`, gitlab `X-Gitlab-Event`, bitbucket
   `X-Event-Key`, cdevents `Ce-Type`; "" when the header is absent) and None for types without
-  events, for which `spec.events` does not apply. `Event.payload` is the decoded JSON body
-  (for CEL's `req`): for GitHub-style form deliveries the JSON of the `payload` field, for gcr
+  events, for which `spec.events` does not apply. `Event.payload` is what the sender decoded
+  while validating: for GitHub-style form deliveries the JSON of the `payload` field, for gcr
   the notification unwrapped from the Pub/Sub message; None when the body is not JSON and the
-  type does not require JSON.
+  type does not require JSON. The server does not read it: CEL's `req` comes from the request
+  body (for gcr, `Event.body`, the unwrapped notification), as Flux builds it.
 """
 
 from __future__ import annotations

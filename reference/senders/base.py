@@ -54,7 +54,8 @@ class Event:
     """What a valid request carries.
 
     `name` is the event type used against `spec.events` (None when the type has no
-    event header), `payload` the decoded JSON body offered to CEL filters as `req`.
+    event header), `payload` what the sender decoded while validating (kept for reading
+    and tests; the server does not use it: CEL's `req` comes from the body, as in Flux).
     `body`, when set, replaces the request body for the filters (gcr: the unwrapped
     notification, as Flux rewrites the body). `claims`, for generic-oidc, are the verified
     token's claims, offered to the filters as `claims`.
