@@ -7,8 +7,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 REPORT ?= reports
 
-.PHONY: conformance conformance-flux verified matrix test venv binaries lint bench clean diff \
-	flake mutation
+.PHONY: conformance conformance-flux conformance-node node-binaries verified matrix test venv \
+	binaries lint bench clean diff flake mutation
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,22 @@ conformance: binaries
 # The same scenarios against Flux's own notification-controller.
 conformance-flux: binaries
 	$(VENV)/bin/receiver-conformance run --target flux --profile all --report-dir $(REPORT)/flux
+
+# The suite on a real node (root): the embedded control plane plus kubelet, containerd,
+# kube-proxy and kube-network-policies in a network namespace, Traefik and MetalLB's controller
+# as pods, the reference receiver as a pod from reference/deploy/; features/09 with real
+# packets. Debian packages are installed and the Go builds done once (Traefik's cold build is
+# long: about 40 min on 2 busy cores).
+node-binaries: binaries
+	$(PY) -c 'from harness.node import packages; print(*packages.install())'
+	command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		--no-install-recommends debootstrap
+	$(PY) -m harness.node.binaries
+	$(PY) -m harness.node.policies
+	$(PY) -m harness.node.edge
+
+conformance-node: node-binaries
+	$(VENV)/bin/receiver-conformance run --target node --profile all --report-dir $(REPORT)/node
 
 # The release matrix: the whole suite against each notification-controller release of
 # harness/versions.py (each built once, with its own CRDs), then one table, scenario x release,
