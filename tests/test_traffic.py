@@ -22,6 +22,7 @@ from kubernetes.client.rest import ApiException
 from pytest_bdd.feature import get_feature
 from pytest_bdd.steps import step_function_context_registry
 
+import harness.traffic
 import steps.conftest  # noqa: F401  (registers every step definition)
 from harness.kube import Kube, Timeout, wait_until
 from harness.paths import FEATURES, REPO_ROOT
@@ -395,3 +396,34 @@ def test_the_scenarios_are_skipped_on_the_embedded_target_with_the_reason() -> N
     skips = {capability: int(count) for count, capability in re.findall(
         r"SKIPPED \[(\d+)\] .*target embedded lacks ([\w-]+) \(", output)}
     assert skips == {"traffic": 8, "network-policy-enforcement": 2}, output[-3000:]
+
+
+@pytest.mark.controlplane
+def test_only_flux_policies_are_left_for_the_receivers_pods_until_the_scenario_ends(
+        kube: Kube, control_plane: Any, namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(harness.traffic, "RECEIVER_NAMESPACE", namespace)
+    selectors = {
+        "allow-webhooks": {"matchLabels": {"app": "notification-controller"}},  # Flux's
+        "allow-egress": {},  # Flux's
+        "allow-webhooks-from-host": {"matchLabels": {"app": "notification-controller"}},
+        "allow-everything": {},
+        "allow-cert-manager-resolver": {
+            "matchLabels": {"acme.cert-manager.io/http01-solver": "true"}},
+    }
+    for name, selector in selectors.items():
+        kube.apply({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                    "metadata": {"name": name, "namespace": namespace},
+                    "spec": {"podSelector": selector, "policyTypes": ["Ingress"],
+                             "ingress": [{}]}}, namespace)
+
+    def standing() -> set[str]:
+        items = kube.resource("networking.k8s.io/v1", "NetworkPolicy").get(
+            namespace=namespace).to_dict()["items"]
+        return {item["metadata"]["name"] for item in items}
+
+    target = Target("embedded", control_plane.kubeconfig, "http://127.0.0.1:9")
+    traffic = Traffic(Scenario(target, kube, namespace))
+    traffic.only_flux_policies()
+    assert standing() == {"allow-webhooks", "allow-egress", "allow-cert-manager-resolver"}
+    traffic.close()
+    assert standing() == set(selectors)
