@@ -273,6 +273,8 @@ def leftovers(footprint: dict) -> list[str]:
         found.append(footprint["dir"])
     rules = host_rules()
     found += [f"host rule mentioning {m}" for m in HOST_RULE_MARKERS if m in rules]
+    routes = subprocess.run(["ip", "route", "show"], capture_output=True, text=True).stdout
+    found += [f"route {line}" for line in routes.splitlines() if footprint["veth"] in line]
     return sorted(set(found))
 
 
