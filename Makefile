@@ -68,7 +68,8 @@ diff: binaries
 # The README's "verified against" table, from real runs of both targets.
 verified: binaries
 	-$(MAKE) conformance conformance-flux
-	$(VENV)/bin/receiver-conformance verified $(REPORT) $(REPORT)/flux --readme README.md
+	$(VENV)/bin/receiver-conformance verified $(REPORT) $(REPORT)/flux \
+		$(wildcard $(REPORT)/node) --readme README.md
 
 # The whole suite N times on fresh namespaces; lists every scenario whose outcome changed
 # and fails if any did (`make flake N=20 TARGET=flux`).
