@@ -12,6 +12,7 @@ import importlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -155,9 +156,11 @@ def test_the_busybox_probe_reports_in_curls_exit_codes() -> None:
                                   timeout=10).returncode
 
         assert traffic.CURL_OUTCOMES[probe(port)] is traffic.Outcome.CONNECTED
-        listener.kill()
-        listener.wait()
-        assert traffic.CURL_OUTCOMES[probe(port)] is traffic.Outcome.REFUSED
+        # Refused: a port bound but not listening, held so that no other process takes it.
+        with socket.socket() as bound:
+            bound.bind(("127.0.0.1", 0))
+            closed = bound.getsockname()[1]
+            assert traffic.CURL_OUTCOMES[probe(closed)] is traffic.Outcome.REFUSED
     finally:
         listener.kill()
         listener.wait()
