@@ -7,8 +7,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 REPORT ?= reports
 
-.PHONY: conformance conformance-flux conformance-node node-binaries verified matrix test venv \
-	binaries lint bench clean diff flake mutation
+.PHONY: conformance conformance-flux conformance-node node-binaries traffic verified matrix test \
+	venv binaries lint bench clean diff flake mutation
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,7 @@ conformance-flux: binaries
 # The suite on a real node (root): the embedded control plane plus kubelet, containerd,
 # kube-proxy and kube-network-policies in a network namespace, Traefik and MetalLB's controller
 # as pods, the reference receiver as a pod from reference/deploy/; features/09 with real
-# packets. Debian packages are installed and the Go builds done once (Traefik's cold build is
-# long: about 40 min on 2 busy cores).
+# packets. Debian packages are installed and the Go builds done once.
 node-binaries: binaries
 	$(PY) -c 'from harness.node import packages; print(*packages.install())'
 	command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y \
@@ -45,6 +44,16 @@ node-binaries: binaries
 
 conformance-node: node-binaries
 	$(VENV)/bin/receiver-conformance run --target node --profile all --report-dir $(REPORT)/node
+
+# What .ci/run does on the node: the traffic and NetworkPolicy scenarios on real packets, none
+# of them skipped; then the tests proving that a stopped node, an interrupted run and a killed
+# owner leave no process, namespace, mount, veth, cgroup, rule or route behind.
+NODE_CLEANUP_TESTS = tests/test_node.py tests/test_node_target.py tests/test_node_edge.py
+traffic: node-binaries
+	$(VENV)/bin/receiver-conformance run --target node --profile all --fail-on-skip \
+		--tags 'cap-traffic or cap-network-policy-enforcement' --report-dir $(REPORT)/traffic
+	RC_NODE_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider $(NODE_CLEANUP_TESTS) \
+		-k 'leaves_nothing or survive or removes_the_host_route'
 
 # The release matrix: the whole suite against each notification-controller release of
 # harness/versions.py (each built once, with its own CRDs), then one table, scenario x release,

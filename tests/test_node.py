@@ -339,6 +339,9 @@ def test_nothing_survives_the_owner(sig: signal.Signals) -> None:
     owner = subprocess.Popen(
         [sys.executable, "-c", OWNER], cwd=REPO_ROOT, stdin=subprocess.PIPE,
         stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        # SIGINT as from a terminal, even when this test runs in a background job, whose
+        # shell ignores SIGINT and passes that on
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         line = owner.stdout.readline()

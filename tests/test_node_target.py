@@ -8,7 +8,6 @@ nothing of the node behind.
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import signal
@@ -27,7 +26,6 @@ from harness.controlplane import ControlPlane
 from harness.kube import Kube, Timeout, wait_until
 from harness.node import cgroups, reaper
 from harness.paths import REPO_ROOT
-from harness.targets import node as node_target_module
 from harness.targets.node import (
     HOST_POLICY,
     JWKS_CONFIGMAP,
@@ -37,7 +35,6 @@ from harness.targets.node import (
     exposure_objects,
     host_policy,
     jwks_configmap,
-    load_edge,
     reference_objects,
 )
 
@@ -94,28 +91,6 @@ def test_the_extra_policy_admits_the_host_alone_on_the_webhook_port() -> None:
     assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "notification-controller"}}
     assert policy["spec"]["ingress"] == [{"from": [{"ipBlock": {"cidr": "10.250.3.1/32"}}],
                                           "ports": [{"protocol": "TCP", "port": 9292}]}]
-
-
-def test_without_an_edge_module_there_is_none(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = importlib.import_module
-
-    def missing(name: str, *args: Any) -> Any:
-        if name == node_target_module.EDGE_MODULE:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-        return real(name, *args)
-
-    monkeypatch.setattr(importlib, "import_module", missing)
-    assert load_edge() is None
-
-
-def test_a_broken_edge_module_is_not_taken_for_a_missing_one(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    def broken(name: str, *args: Any) -> Any:
-        raise ModuleNotFoundError("No module named 'metallb_helper'", name="metallb_helper")
-
-    monkeypatch.setattr(importlib, "import_module", broken)
-    with pytest.raises(ModuleNotFoundError, match="metallb_helper"):
-        load_edge()
 
 
 def test_node_is_a_target_of_the_cli_and_the_plugin() -> None:
@@ -203,7 +178,9 @@ def test_the_target_has_the_node_capabilities(started: tuple[NodeTarget, Any]) -
     assert target.receiver_namespace == RECEIVER_NAMESPACE
     assert node_target.node is not None
     assert target.probe_image == node_target.node.busybox_image
-    if load_edge() is None:
+    if node_target.with_edge:
+        assert "traffic" in target.capabilities
+    else:
         assert "traffic" not in target.capabilities
         assert target.details["traffic"] == NO_EDGE
     assert HOST_POLICY in target.details["extra policy"]

@@ -113,7 +113,8 @@ class Program:
 
 
 TRAEFIK = Program("traefik", *versions.TRAEFIK, "./cmd/traefik",
-                  f"-s -w -X {versions.TRAEFIK[0]}/pkg/version.Version={versions.TRAEFIK[1]}")
+                  f"-s -w -X {versions.TRAEFIK[0]}/pkg/version.Version={versions.TRAEFIK[1]}",
+                  patches=(PATCHES / "traefik.patch",))
 METALLB = Program("metallb-controller", *versions.METALLB, "./controller", "-s -w",
                   versions.METALLB_BUILD_REPLACES, (PATCHES / "metallb.patch",))
 PROGRAMS = (TRAEFIK, METALLB)

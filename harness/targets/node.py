@@ -31,9 +31,10 @@ of the veth pair (an ``ipBlock`` of that one address) to the receiver's pods on 
 nothing else. The report's details say so.
 
 The traffic scenarios (``traffic``) need an Ingress controller, a Gateway controller and
-LoadBalancer addresses the host can reach. ``harness.node.edge`` provides them when it exists
-(``deploy_edge(kube, node, log)``); without it the target lacks ``traffic`` and its details
-say why. Probe and solver pods run the node's local busybox image (``Target.probe_image``).
+LoadBalancer addresses the host can reach: :func:`~harness.node.edge.deploy_edge` provides
+them (Traefik and MetalLB's controller as pods). A target started ``with_edge=False`` (the
+node's own tests) lacks ``traffic`` and its details say why. Probe and solver pods run the
+node's local busybox image (``Target.probe_image``).
 
 ``stop()`` (or the ``node_target`` block's end, on Ctrl-C too) deletes what was applied while
 the node still runs, then stops the node, which removes every process, namespace, mount,
@@ -43,7 +44,6 @@ veth, cgroup and rule it made; if the owner dies, the node's reaper does that.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -66,6 +66,7 @@ from harness.kube import (
     wait_until,
 )
 from harness.node.binaries import NodeBinariesNotFound
+from harness.node.edge import Edge, deploy_edge, remove_edge
 from harness.node.images import ImageError
 from harness.node.netns import NetnsError
 from harness.node.node import Node, NodeError
@@ -87,8 +88,7 @@ JWKS_MOUNT = "/etc/receiver-conformance"
 DOWNSTREAM = ("source-controller", "kustomize-controller")
 READY_TIMEOUT = 180.0  # the reference's pod: image unpacked, Python started, probes passed
 REACH_TIMEOUT = 60.0  # the host's first answer through the node port
-EDGE_MODULE = "harness.node.edge"
-NO_EDGE = "no Ingress/Gateway controller or LoadBalancer on the node yet"
+NO_EDGE = "started without the edge: no Ingress/Gateway controller, no LoadBalancer address"
 # What holds of the embedded target's capabilities here, plus what the node adds. Not
 # receiver-metrics (the metrics port is reached by pods only) nor oidc-test-issuer (a pod
 # cannot reach the suite's issuer on the host's 127.0.0.1).
@@ -162,16 +162,6 @@ def host_policy(host_ip: str) -> dict[str, Any]:
     }
 
 
-def load_edge() -> Any | None:
-    """harness.node.edge, or None while it does not exist (a broken one raises)."""
-    try:
-        return importlib.import_module(EDGE_MODULE)
-    except ModuleNotFoundError as err:
-        if err.name == EDGE_MODULE:
-            return None
-        raise
-
-
 # -- running it ---------------------------------------------------------------------------
 
 
@@ -187,7 +177,7 @@ class NodeTarget:
         self.with_edge = with_edge
         self.node: Node | None = None
         self.kube: Kube | None = None
-        self.edge: Any = None
+        self.edge: Edge | None = None
         self.controllers: FluxControllers | None = None
         self.started_in: float | None = None
         self.timings: dict[str, float] = {}
@@ -209,9 +199,8 @@ class NodeTarget:
             self.kube = Kube(api_client(self.plane.kubeconfig))
             # The edge first: its default IngressClass must exist when the guide's Ingress,
             # which names no class, is created.
-            edge_module = load_edge() if self.with_edge else None
-            if edge_module is not None:
-                self.edge = edge_module.deploy_edge(self.kube, node, self.log)
+            if self.with_edge:
+                self.edge = deploy_edge(self.kube, node, self.log)
             issuer = TestGoogleIssuer()
             self._deploy(node, image.name, issuer.jwks())
             details = self._details(node)
@@ -252,13 +241,10 @@ class NodeTarget:
                 controllers, self.controllers = self.controllers, None
                 with contextlib.suppress(Exception):
                     controllers.stop()
-            if self.edge is not None:
+            if self.edge is not None and self.kube is not None:
                 edge, self.edge = self.edge, None
-                for name in ("stop", "close"):
-                    if callable(getattr(edge, name, None)):
-                        with contextlib.suppress(Exception):
-                            getattr(edge, name)()
-                        break
+                with contextlib.suppress(Exception):
+                    remove_edge(self.kube, edge.pool)
             if self.kube is not None:
                 kube, self.kube = self.kube, None
                 self._undeploy(kube)
