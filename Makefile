@@ -7,8 +7,8 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 REPORT ?= reports
 
-.PHONY: conformance conformance-flux conformance-node node-binaries traffic verified matrix test \
-	venv binaries lint bench clean diff flake mutation
+.PHONY: conformance conformance-flux conformance-node conformance-node-flux node-binaries traffic \
+	verified matrix test venv binaries lint bench clean diff flake mutation
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -45,13 +45,23 @@ node-binaries: binaries
 conformance-node: node-binaries
 	$(VENV)/bin/receiver-conformance run --target node --profile all --report-dir $(REPORT)/node
 
+# The same on the node with Flux's own notification-controller (its module's manifests, the
+# binary the flux target builds) as the receiver instead of the reference.
+NC ?= $(shell $(PY) -c 'from harness import versions; print(versions.FLUX_MODULES["notification-controller"][1])')
+conformance-node-flux: node-binaries
+	$(VENV)/bin/receiver-conformance run --target node --notification-controller $(NC) \
+		--profile all --report-dir $(REPORT)/node-flux
+
 # What .ci/run does on the node: the traffic and NetworkPolicy scenarios on real packets, none
-# of them skipped; then the tests proving that a stopped node, an interrupted run and a killed
-# owner leave no process, namespace, mount, veth, cgroup, rule or route behind.
+# of them skipped, with the reference and then with Flux's notification-controller as the
+# receiver; then the tests proving that a stopped node, an interrupted run and a killed owner
+# leave no process, namespace, mount, veth, cgroup, rule or route behind.
 NODE_CLEANUP_TESTS = tests/test_node.py tests/test_node_target.py tests/test_node_edge.py
+TRAFFIC = --profile all --fail-on-skip --tags 'cap-traffic or cap-network-policy-enforcement'
 traffic: node-binaries
-	$(VENV)/bin/receiver-conformance run --target node --profile all --fail-on-skip \
-		--tags 'cap-traffic or cap-network-policy-enforcement' --report-dir $(REPORT)/traffic
+	$(VENV)/bin/receiver-conformance run --target node $(TRAFFIC) --report-dir $(REPORT)/traffic
+	$(VENV)/bin/receiver-conformance run --target node --notification-controller $(NC) \
+		$(TRAFFIC) --report-dir $(REPORT)/traffic-flux
 	RC_NODE_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider $(NODE_CLEANUP_TESTS) \
 		-k 'leaves_nothing or survive or removes_the_host_route'
 
@@ -78,7 +88,7 @@ diff: binaries
 verified: binaries
 	-$(MAKE) conformance conformance-flux
 	$(VENV)/bin/receiver-conformance verified $(REPORT) $(REPORT)/flux \
-		$(wildcard $(REPORT)/node) --readme README.md
+		$(wildcard $(REPORT)/node $(REPORT)/node-flux) --readme README.md
 
 # The whole suite N times on fresh namespaces; lists every scenario whose outcome changed
 # and fails if any did (`make flake N=20 TARGET=flux`).

@@ -194,14 +194,15 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
     run.add_argument(
         "--known-deviations", type=Path, metavar="FILE",
         help="failures of the implementation explained by a cause (YAML); the run passes "
-        "when every failure is one of them (default for --target flux: "
-        "harness/flux/deviations.yaml)",
+        "when every failure is one of them (default when the receiver is Flux's, --target "
+        "flux or --target node --notification-controller: harness/flux/deviations.yaml)",
     )
     run.add_argument("--implementation-url", metavar="URL", help="its home page")
     run.add_argument(
         "--notification-controller", metavar="VERSION",
         choices=tuple(versions.NOTIFICATION_RELEASES),
-        help="flux: the notification-controller release under test, one of "
+        help="flux, and node instead of the reference: the notification-controller release "
+        "under test, one of "
         + ", ".join(versions.NOTIFICATION_RELEASES)
         + f" (default: {versions.FLUX_MODULES['notification-controller'][1]}, Flux "
         f"{versions.FLUX_RELEASE}'s); built with its own CRDs on first use",
@@ -343,8 +344,8 @@ def command_run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, "--receiver-log is for --target external")
     if args.receiver_log and not Path(args.receiver_log).expanduser().is_file():
         return _fail(EXIT_USAGE, f"--receiver-log {args.receiver_log}: no such file")
-    if args.notification_controller and args.target != "flux":
-        return _fail(EXIT_USAGE, "--notification-controller is for --target flux")
+    if args.notification_controller and args.target not in ("flux", "node"):
+        return _fail(EXIT_USAGE, "--notification-controller is for --target flux or node")
     if args.target == "external":
         try:
             check_external(kubeconfig, args.receiver_url)
@@ -387,7 +388,7 @@ def command_run(args: argparse.Namespace) -> int:
     except model.ResultsError as exc:
         return _fail(EXIT_USAGE, str(exc))
     results["run"] = run_metadata(request, started, outcome.wall_time)
-    known_file = args.known_deviations or (FLUX_DEVIATIONS if args.target == "flux" else None)
+    known_file = args.known_deviations or (FLUX_DEVIATIONS if _runs_flux(args) else None)
     try:
         verdict = deviations.mark(results, deviations.load(known_file) if known_file else [])
     except deviations.DeviationsError as exc:
@@ -566,6 +567,11 @@ def _flux_options(args: argparse.Namespace) -> list[str]:
     return [f"--notification-controller={version}"] if version else []
 
 
+def _runs_flux(args: argparse.Namespace) -> bool:
+    """Whether the receiver under test is Flux's notification-controller, run by the suite."""
+    return args.target == "flux" or (args.target == "node" and bool(args.notification_controller))
+
+
 def _kind_implementation(args: argparse.Namespace) -> list[str]:
     """On kind, `--implementation reference|flux` also chooses what the target installs."""
     name = (args.implementation or "").rpartition("/")[2].lower()
@@ -577,9 +583,9 @@ def _kind_implementation(args: argparse.Namespace) -> list[str]:
 def _implementation(args: argparse.Namespace) -> dict[str, str]:
     impl: dict[str, str] = {}
     name = args.implementation
-    if not name and args.target in ("embedded", "node"):
-        name = "receiver-conformance/reference"  # these targets always run it
-    if not name and args.target == "flux":
+    if not name and args.target in ("embedded", "node") and not _runs_flux(args):
+        name = "receiver-conformance/reference"  # their receiver unless told otherwise
+    if not name and _runs_flux(args):
         module, version = versions.FLUX_MODULES["notification-controller"]
         name = module.removeprefix("github.com/")
         impl.setdefault("version", args.notification_controller or version)

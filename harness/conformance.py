@@ -55,7 +55,8 @@ OPTIONS = {
     "work_namespace": ("RC_NAMESPACE", "external target: the namespace to work in"),
     "kind_implementation": ("RC_KIND_IMPLEMENTATION", "kind target: reference or flux"),
     "notification_controller": ("RC_NOTIFICATION_CONTROLLER",
-                                "flux target: the notification-controller release to run"),
+                                "flux target: the notification-controller release to run; node "
+                                "target: run it as the receiver instead of the reference"),
     "receiver_namespace": ("RC_RECEIVER_NAMESPACE",
                            f"external target: the receiver's namespace ({RECEIVER_NAMESPACE})"),
     "receiver_log": ("RC_RECEIVER_LOG",
@@ -188,7 +189,8 @@ def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
     elif name == "node":
         from harness.targets.node import STARTUP_FAILURES, node_target
 
-        context = node_target(plane)
+        context = node_target(plane, notification_controller=option(
+            request.config, "notification_controller"))
         failures += STARTUP_FAILURES
     else:
         context = embedded_target(plane, reference_args(request.config))

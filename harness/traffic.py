@@ -296,9 +296,11 @@ def client_pod(name: str, url: str, delivery: Delivery, host: str | None,
     headers = {**delivery.headers, **({"Host": host} if host else {})}
     flags = " ".join(f"--header {shlex.quote(f'{k}: {v}')}" for k, v in headers.items())
     if busybox:  # wget -S prints the status line, or "server returned error: HTTP/1.1 <code>"
-        # (busybox 1.35's wget -T crashes: the bound is timeout's)
+        # (busybox 1.35's wget -T crashes: the bound is timeout's). Not the script's last
+        # command: sh would exec it, busybox's timeout execs wget in its own place, and wget,
+        # the container's PID 1, would ignore timeout's SIGTERM.
         script = (f'timeout {CONNECT_TIMEOUT} wget -S -O /dev/null {flags} '
-                  f'--post-data "$BODY" "$URL" 2>&1')
+                  f'--post-data "$BODY" "$URL" 2>&1; exit $?')
         image = busybox
     else:
         script = (f"curl --silent --output /dev/null --max-time {CONNECT_TIMEOUT} "

@@ -164,7 +164,7 @@ def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture
         (["run", "--target", "external", "--receiver-log", "/nonexistent/receiver.log"],
          "--receiver-log /nonexistent/receiver.log: no such file"),
         (["run", "--notification-controller", "v1.6.0"],
-         "--notification-controller is for --target flux"),
+         "--notification-controller is for --target flux or node"),
         (["run", "--target", "flux", "--notification-controller", "v0.1.0"],
          "invalid choice: 'v0.1.0'"),
         (["matrix", "/nonexistent/run"], "/nonexistent/run"),
@@ -430,3 +430,26 @@ def test_run_stopped_before_any_scenario_is_exit_2_with_the_reason(
     assert done.returncode == 2, done.stdout + done.stderr
     assert "cannot start the embedded control plane: no etcd" in done.stderr
     assert done.stdout.splitlines()[-1] == "0 passed, 0 failed, 0 skipped"
+
+
+@pytest.mark.parametrize(
+    ("argv", "implementation", "flux_deviations"),
+    [
+        (["--target", "embedded"], {"organization": "receiver-conformance",
+                                    "project": "reference"}, False),
+        (["--target", "node"], {"organization": "receiver-conformance",
+                                "project": "reference"}, False),
+        (["--target", "flux"], {"organization": "fluxcd", "project": "notification-controller",
+                                "version": "v1.9.3"}, True),
+        (["--target", "node", "--notification-controller", "v1.6.0"],
+         {"organization": "fluxcd", "project": "notification-controller", "version": "v1.6.0"},
+         True),
+    ],
+)
+def test_the_receiver_under_test_and_its_known_deviations(
+        argv: list[str], implementation: dict[str, str], flux_deviations: bool) -> None:
+    from harness import cli
+
+    args = cli.build_parser().parse_args(["run", *argv])
+    assert cli._implementation(args) == implementation
+    assert cli._runs_flux(args) is flux_deviations

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from harness import traffic
+from harness import traffic, versions
 from harness.controlplane import ControlPlane
 from harness.kube import Kube, Timeout, wait_until
 from harness.node import cgroups, reaper
@@ -33,6 +33,7 @@ from harness.targets.node import (
     RECEIVER_NAMESPACE,
     NodeTarget,
     exposure_objects,
+    flux_receiver_objects,
     host_policy,
     jwks_configmap,
     reference_objects,
@@ -64,6 +65,36 @@ def test_the_reference_runs_the_local_image_on_the_node_and_trusts_the_test_keys
     assert {d["kind"] for d in docs} >= {"Namespace", "Deployment", "Service",
                                          "ServiceAccount", "ClusterRole"}
     assert all(d["metadata"].get("namespace") in (None, RECEIVER_NAMESPACE) for d in docs)
+
+
+@pytest.mark.parametrize("version", list(versions.NOTIFICATION_RELEASES))
+def test_flux_runs_from_its_own_module_objects_on_the_node(version: str) -> None:
+    docs = flux_receiver_objects("rc-node-x", f"rc.local/notification-controller:{version}",
+                                 version)
+    assert [(d["kind"], d["metadata"]["name"]) for d in docs] == [
+        ("Namespace", RECEIVER_NAMESPACE), ("Deployment", "notification-controller"),
+        ("Service", "notification-controller"), ("Service", "webhook-receiver"),
+        ("ServiceAccount", "notification-controller"), ("ClusterRole", "crd-controller"),
+        ("ClusterRoleBinding", "crd-controller")]
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    assert pod["nodeName"] == "rc-node-x"
+    assert pod["serviceAccountName"] == "notification-controller"
+    assert (container["image"], container["imagePullPolicy"]) == (
+        f"rc.local/notification-controller:{version}", "Never")
+    # Flux's own arguments, nothing of the reference's
+    assert "--enable-leader-election" in container["args"]
+    assert not any("google-jwks" in arg for arg in container["args"])
+    assert all(d["metadata"].get("namespace") == RECEIVER_NAMESPACE
+               for d in docs if d["kind"] not in ("Namespace", "ClusterRole",
+                                                  "ClusterRoleBinding"))
+    [binding] = [d for d in docs if d["kind"] == "ClusterRoleBinding"]
+    assert {"kind": "ServiceAccount", "name": "notification-controller",
+            "namespace": RECEIVER_NAMESPACE} in binding["subjects"]
+    [role] = [d for d in docs if d["kind"] == "ClusterRole"]
+    assert {"apiGroups": ["source.toolkit.fluxcd.io"], "resources": ["*"],
+            "verbs": ["*"]} in role["rules"]  # to annotate the sources
 
 
 def test_the_jwks_configmap_holds_the_keys_as_json() -> None:

@@ -8,10 +8,14 @@ be skipped on the embedded target, naming the capability it lacks.
 from __future__ import annotations
 
 import http.server
+import os
 import re
+import shutil
+import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -427,3 +431,24 @@ def test_only_flux_policies_are_left_for_the_receivers_pods_until_the_scenario_e
     assert standing() == {"allow-webhooks", "allow-egress", "allow-cert-manager-resolver"}
     traffic.close()
     assert standing() == set(selectors)
+
+
+@pytest.mark.skipif(not Path("/bin/busybox").exists() or os.geteuid() != 0
+                    or shutil.which("unshare") is None,
+                    reason="needs busybox, root and unshare")
+def test_the_busybox_client_gives_up_on_a_silent_server_as_a_pods_first_process() -> None:
+    """In a pod the script's shell is PID 1, which ignores SIGTERM; the bound must still
+    hold against a server that takes the connection and never answers."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # the kernel completes the handshake; nobody reads or writes
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook/abc"
+        pod = client_pod("client-1", url, DELIVERY, None, busybox="rc.local/bb:1")
+        container = pod["spec"]["containers"][0]
+        env = {e["name"]: e["value"] for e in container["env"]}
+        began = time.monotonic()
+        done = subprocess.run(["unshare", "--pid", "--fork", "/bin/busybox",
+                               *container["command"]], env=env, capture_output=True,
+                              text=True, timeout=30)
+    assert time.monotonic() - began < CONNECT_TIMEOUT + 5, done.stdout + done.stderr
+    assert answer_of(done.stdout + done.stderr) is None

@@ -1,19 +1,24 @@
-"""Flux's own install objects for the receiver, from the pinned modules, for the `flux` target.
+"""Flux's own install objects for the receiver, from the pinned modules.
 
-notification-controller's Deployment and Services (its module's `config/manager`) and Flux's
-default NetworkPolicies (fluxcd/flux2's `manifests/policies`) are applied to `flux-system`,
-so the exposure and network-policy scenarios inspect what Flux really installs. The
-controller itself runs as a process (`harness.flux.controllers`); the Deployment's pods stay
-Pending, as no node runs them here.
+For the `flux` target, notification-controller's Deployment and Services (its module's
+`config/manager`) and Flux's default NetworkPolicies (fluxcd/flux2's `manifests/policies`)
+are applied to `flux-system`, so the exposure and network-policy scenarios inspect what Flux
+really installs. The controller itself runs as a process (`harness.flux.controllers`); the
+Deployment's pods stay Pending, as no node runs them there. On the `node` target,
+`receiver_objects` gives the same Deployment and Services with what fluxcd/flux2 adds to run
+them: the ServiceAccount `notification-controller` (`manifests/bases/notification-controller`,
+whose patch names it in the Deployment) and the ClusterRole `crd-controller` with its binding
+(`manifests/rbac/controller.yaml`), so that the pod runs as `flux install` deploys it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from harness import versions
 from harness.gobuild import BuildFailed, download, find_go, go_env, stderr_log
-from harness.kube import Kube, load_manifests
+from harness.kube import CLUSTER_SCOPED, Kube, load_manifests
 
 FLUX_DISTRIBUTION = ("github.com/fluxcd/flux2/v2", versions.FLUX_RELEASE)
 POLICIES = (FLUX_DISTRIBUTION, "manifests/policies",
@@ -22,6 +27,16 @@ SOURCES = (
     (versions.FLUX_MODULES["notification-controller"], "config/manager",
      ("deployment.yaml", "service.yaml")),
     POLICIES,
+)
+
+
+RECEIVER_MODULE = versions.FLUX_MODULES["notification-controller"][0]
+RECEIVER_ACCOUNT = "notification-controller"
+# What the distribution adds to the controller's own objects: its ServiceAccount, and the
+# ClusterRole every Flux controller is bound to (the toolkit's groups, leases, events, ...).
+RECEIVER_INSTALL = (
+    (FLUX_DISTRIBUTION, "manifests/bases/notification-controller", ("account.yaml",)),
+    (FLUX_DISTRIBUTION, "manifests/rbac", ("controller.yaml",)),
 )
 
 
@@ -57,3 +72,22 @@ def install(kube: Kube, namespace: str) -> list[str]:
             kube.apply(doc, namespace)
             applied.append(f"{doc['kind']}/{doc['metadata']['name']}")
     return applied
+
+
+def receiver_objects(version: str, namespace: str) -> list[dict[str, Any]]:
+    """notification-controller `version`'s Deployment and Services (its module's
+    `config/manager`) with the pinned Flux release's ServiceAccount and RBAC for it, in
+    `namespace`, the Deployment running as that ServiceAccount (flux2's patch)."""
+    module = (RECEIVER_MODULE, version)
+    files = manifest_files(((module, "config/manager", ("deployment.yaml", "service.yaml")),
+                            *RECEIVER_INSTALL))
+    docs = [doc for path in files for doc in load_manifests(path)]
+    for doc in docs:
+        if doc["kind"] not in CLUSTER_SCOPED:
+            doc["metadata"]["namespace"] = namespace
+        if doc["kind"] == "Deployment":
+            doc["spec"]["template"]["spec"]["serviceAccountName"] = RECEIVER_ACCOUNT
+        for subject in doc.get("subjects") or []:
+            if subject.get("kind") == "ServiceAccount":
+                subject["namespace"] = namespace
+    return docs

@@ -83,7 +83,7 @@ POOL = "receiver-conformance"
 POOL_SUPERNET = ipaddress.ip_network("10.251.0.0/16")
 WEB_PORT = 80
 PING_PORT = 8080
-NOBODY = "65534"
+NOBODY = images.NOBODY
 READY_TIMEOUT = 120.0
 FIELD = "receiver-conformance"  # the label of every object of ours
 
@@ -172,26 +172,7 @@ def ensure_archive(program: Program, env: Mapping[str, str] | None = None,
                    log: Log = _stderr) -> Path:
     """The program's image archive (one layer: the binary and a minimal /etc), cached by the
     binary's digest."""
-    binary = ensure_binary(program, env, log)
-    digest = hashlib.sha256(binary.read_bytes()).hexdigest()[:12]
-    directory = cache_root(env) / "images"
-    archive = directory / f"{program.name}-{program.version}-{digest}.tar"
-    if archive.is_file():
-        return archive
-    directory.mkdir(parents=True, exist_ok=True)
-    rootfs = directory / f"rootfs-{program.name}-{digest}"
-    shutil.rmtree(rootfs, ignore_errors=True)
-    try:
-        for sub in ("etc", "tmp"):
-            (rootfs / sub).mkdir(parents=True)
-        (rootfs / "tmp").chmod(0o1777)
-        for path, text in images.ETC.items():
-            (rootfs / path).write_text(text)
-        shutil.copy2(binary, rootfs / program.name)
-        images.oci_archive(rootfs, (program.image,), archive)
-    finally:
-        shutil.rmtree(rootfs, ignore_errors=True)
-    return archive
+    return images.binary_archive(ensure_binary(program, env, log), program.image)
 
 
 def ensure_edge_archives(log: Log = _stderr) -> list[Path]:

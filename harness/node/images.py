@@ -28,6 +28,7 @@ from harness.gobuild import cache_root
 
 BUSYBOX_BINARY = Path("/bin/busybox")
 REGISTRY = "rc.local"
+NOBODY = "65534"  # the user of the one-binary images (ETC names it)
 ETC = {
     "etc/passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
     "etc/group": "root:x:0:\nnobody:x:65534:\n",
@@ -169,6 +170,31 @@ def ensure_busybox_archive() -> tuple[Path, tuple[Image, Image]]:
         finally:
             shutil.rmtree(rootfs, ignore_errors=True)
     return archive, images
+
+
+def binary_archive(binary: Path, image: Image) -> Path:
+    """The cached archive of a one-binary image: `binary` at /<its name>, a minimal /etc and
+    a /tmp; keyed by the binary's digest."""
+    digest = hashlib.sha256(binary.read_bytes()).hexdigest()[:12]
+    directory = cache_root() / "images"
+    repository, _, tag = image.name.rpartition("/")[2].partition(":")
+    archive = directory / f"{repository}-{tag}-{digest}.tar"
+    if archive.is_file():
+        return archive
+    directory.mkdir(parents=True, exist_ok=True)
+    rootfs = directory / f"rootfs-{repository}-{digest}"
+    shutil.rmtree(rootfs, ignore_errors=True)
+    try:
+        for sub in ("etc", "tmp"):
+            (rootfs / sub).mkdir(parents=True)
+        (rootfs / "tmp").chmod(0o1777)
+        for path, text in ETC.items():
+            (rootfs / path).write_text(text)
+        shutil.copy2(binary, rootfs / binary.name)
+        oci_archive(rootfs, (image,), archive)
+    finally:
+        shutil.rmtree(rootfs, ignore_errors=True)
+    return archive
 
 
 def import_archive(ctr: list[str], archive: Path) -> None:

@@ -7,12 +7,17 @@ What it sets up (`NodeTarget.start()`):
   kube-controller-manager deletes namespaces and gives them their ServiceAccounts): containerd,
   kubelet, kube-proxy (iptables mode by default) and kube-network-policies in a network
   namespace of their own;
-- the reference receiver from ``reference/deploy/`` as it is, with three changes: its image is
+- the receiver: the reference from ``reference/deploy/`` as it is, with three changes: its image is
   the one built here without a registry (``rc.local/reference:<digest>``,
   :func:`~harness.node.reference_image.ensure_reference_archive`, imported into the node's
   containerd; ``imagePullPolicy: Never``), its pod is bound to the node (``nodeName``), and it
   trusts the suite's made-up Google ID-token keys (``--google-jwks``, from the ConfigMap
-  ``google-jwks``), as the embedded target's receiver does;
+  ``google-jwks``), as the embedded target's receiver does. Or, with
+  ``notification_controller=VERSION`` (``run --target node --notification-controller V``),
+  Flux's own notification-controller of that release: the binary the flux target builds, in a
+  one-binary image ``rc.local/notification-controller:V``, deployed from its module's
+  ``config/manager`` and ``config/rbac`` (:func:`harness.flux.manifests.receiver_objects`)
+  with the same image and node changes, its release's CRDs installed first;
 - ``fixtures/exposure/``: Flux's network policies, ``allow-cert-manager-resolver``, the
   LoadBalancer Service ``receiver``, the Ingress, the Gateway and the HTTPRoute (every kind
   the API server serves; the embedded control plane serves them all);
@@ -48,6 +53,7 @@ import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -55,19 +61,23 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from harness import versions
+from harness.controlplane.crds import CRDsNotFound, ensure_module_crds
+from harness.flux import manifests
+from harness.flux.build import FluxNotBuilt, ensure_notification_controller
 from harness.flux.controllers import FluxControllers
 from harness.gobuild import Log, stderr_log
 from harness.kube import (
     Kube,
     Timeout,
     api_client,
+    install_crds,
     load_manifests,
     render_kustomization,
     wait_until,
 )
 from harness.node.binaries import NodeBinariesNotFound
 from harness.node.edge import Edge, deploy_edge, remove_edge
-from harness.node.images import ImageError
+from harness.node.images import NOBODY, REGISTRY, Image, ImageError, binary_archive
 from harness.node.netns import NetnsError
 from harness.node.node import Node, NodeError
 from harness.node.packages import PackagesMissing
@@ -106,7 +116,8 @@ class NodeTargetError(RuntimeError):
 # Why a node target may not start, each with a message that names the way out.
 STARTUP_FAILURES: tuple[type[BaseException], ...] = (
     NodeTargetError, PackagesMissing, NodeError, NodeBinariesNotFound, PoliciesNotBuilt,
-    ImageError, NetnsError, ReferenceImageError)
+    ImageError, NetnsError, ReferenceImageError, FluxNotBuilt, CRDsNotFound,
+    manifests.ManifestsNotFound)
 
 
 # -- the objects it applies (pure functions, tested without a node) -----------------------
@@ -130,6 +141,29 @@ def reference_objects(node_name: str, image: str) -> list[dict[str, Any]]:
         pod.setdefault("volumes", []).append(
             {"name": "google-jwks", "configMap": {"name": JWKS_CONFIGMAP}})
     return docs
+
+
+def flux_receiver_objects(node_name: str, image: str, version: str) -> list[dict[str, Any]]:
+    """Flux's notification-controller `version` as Flux deploys it (its module's objects in
+    RECEIVER_NAMESPACE), with the locally built image and bound to the node."""
+    namespace = {"apiVersion": "v1", "kind": "Namespace",
+                 "metadata": {"name": RECEIVER_NAMESPACE}}
+    docs = [namespace, *manifests.receiver_objects(version, RECEIVER_NAMESPACE)]
+    for doc in docs:
+        if doc["kind"] == "Deployment":
+            pod = doc["spec"]["template"]["spec"]
+            pod["nodeName"] = node_name
+            pod["containers"][0].update(image=image, imagePullPolicy="Never")
+    return docs
+
+
+def flux_receiver_archive(version: str, log: Log = _stderr) -> tuple[Path, Image]:
+    """notification-controller `version` (built as the flux target builds it) as a one-binary
+    image, and its archive."""
+    binary = ensure_notification_controller(version, log=log)
+    image = Image(f"{REGISTRY}/{RECEIVER_DEPLOYMENT}:{version}", (f"/{binary.name}",), (),
+                  env=("PATH=/",), user=f"{NOBODY}:{NOBODY}")
+    return binary_archive(binary, image), image
 
 
 def jwks_configmap(jwks: dict[str, Any]) -> dict[str, Any]:
@@ -166,11 +200,15 @@ def host_policy(host_ip: str) -> dict[str, Any]:
 
 
 class NodeTarget:
-    """Start a node with the reference on it, hand out the Target, take it all down."""
+    """Start a node with the receiver (the reference, or Flux's) on it, hand out the Target,
+    take it all down."""
 
     def __init__(self, plane: Any, proxy_mode: str = "iptables", log: Log = _stderr,
-                 with_edge: bool = True, admit_host: bool = True) -> None:
+                 with_edge: bool = True, admit_host: bool = True,
+                 notification_controller: str | None = None) -> None:
         self.plane = plane
+        # None: the reference; a release: Flux's notification-controller of that release
+        self.notification_controller = notification_controller
         self.admit_host = admit_host  # False: no HOST_POLICY (to see the host dropped)
         self.proxy_mode = proxy_mode
         self.log = log
@@ -189,7 +227,11 @@ class NodeTarget:
 
         began = time.monotonic()
         try:
-            archive, image = ensure_reference_archive(self.log)
+            flux = self.notification_controller
+            if flux is None:
+                archive, image = ensure_reference_archive(self.log)
+            else:
+                archive, image = flux_receiver_archive(flux, self.log)
             self.timings["image"] = time.monotonic() - began
             self.node = Node(self.plane, proxy_mode=self.proxy_mode, archives=[archive],
                              log=self.log).start()
@@ -201,10 +243,14 @@ class NodeTarget:
             # which names no class, is created.
             if self.with_edge:
                 self.edge = deploy_edge(self.kube, node, self.log)
-            issuer = TestGoogleIssuer()
-            self._deploy(node, image.name, issuer.jwks())
+            issuer = None if flux else TestGoogleIssuer()
+            if flux and flux != versions.FLUX_MODULES[RECEIVER_DEPLOYMENT][1]:
+                install_crds(self.kube, ensure_module_crds(manifests.RECEIVER_MODULE, flux))
+            self._deploy(node, image.name, issuer.jwks() if issuer else None)
             details = self._details(node)
             capabilities = set(CAPABILITIES)
+            if flux:  # Flux cannot trust the suite's own Google signing keys
+                capabilities.discard("gcr-test-keys")
             if getattr(self.plane, "kubectl", None) is not None:
                 capabilities.add("kubectl")
             if self.edge is None:
@@ -266,18 +312,23 @@ class NodeTarget:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _deploy(self, node: Node, image: str, jwks: dict[str, Any]) -> None:
+    def _deploy(self, node: Node, image: str, jwks: dict[str, Any] | None) -> None:
+        """The receiver's objects (with `jwks`: the reference's, trusting those keys; else
+        Flux's notification-controller's), the exposure, the host's policy; wait until the
+        receiver's Deployment is available."""
         kube = self.kube
         assert kube is not None
         step = time.monotonic()
-        docs = reference_objects(node.name, image)
+        if jwks is None:
+            assert self.notification_controller is not None
+            docs = flux_receiver_objects(node.name, image, self.notification_controller)
+        else:
+            docs = reference_objects(node.name, image)
         for doc in sorted(docs, key=lambda d: d["kind"] != "Namespace"):
             self._remember(kube, doc)
-            if doc["kind"] == "Namespace":
-                kube.apply(doc)
+            kube.apply(doc)
+            if doc["kind"] == "Namespace" and jwks is not None:
                 kube.apply(jwks_configmap(jwks))
-            else:
-                kube.apply(doc)
         skipped = []
         for doc in exposure_objects():
             try:
@@ -332,7 +383,12 @@ class NodeTarget:
     def _details(self, node: Node) -> dict[str, str]:
         assert node.netns is not None and node.netns.link is not None
         return {
-            "implementation": "reference receiver, reference/deploy/ as a pod on the node",
+            "implementation": (
+                "reference receiver, reference/deploy/ as a pod on the node"
+                if self.notification_controller is None else
+                f"{manifests.RECEIVER_MODULE} {self.notification_controller} (Flux "
+                f"{versions.NOTIFICATION_RELEASES.get(self.notification_controller, '?')}), "
+                "its module's config/manager and config/rbac as a pod on the node"),
             "node": f"{node.name} at {node.node_ip}: kubelet, containerd, kube-proxy "
                     f"({node.proxy_mode}), kube-network-policies "
                     f"{versions.KUBE_NETWORK_POLICIES[1]}",
@@ -384,9 +440,12 @@ class NodeTarget:
 
 @contextmanager
 def node_target(plane: Any, proxy_mode: str = "iptables", log: Log = _stderr,
-                on_stop: Callable[[NodeTarget], None] | None = None) -> Iterator[Target]:
-    """A running node target for the length of the block."""
-    target = NodeTarget(plane, proxy_mode=proxy_mode, log=log)
+                on_stop: Callable[[NodeTarget], None] | None = None,
+                notification_controller: str | None = None) -> Iterator[Target]:
+    """A running node target for the length of the block; its receiver is the reference,
+    or Flux's notification-controller of the release `notification_controller`."""
+    target = NodeTarget(plane, proxy_mode=proxy_mode, log=log,
+                        notification_controller=notification_controller)
     try:
         yield target.start()
     finally:
