@@ -19,9 +19,9 @@ $(VENV)/.installed: pyproject.toml
 venv: $(VENV)/.installed
 
 binaries: venv
-	$(PY) -m harness.controlplane.binaries
-	$(PY) -m harness.controlplane.crds
-	$(PY) -m harness.flux.build
+	$(PY) -m receiver_conformance.controlplane.binaries
+	$(PY) -m receiver_conformance.controlplane.crds
+	$(PY) -m receiver_conformance.flux.build
 
 conformance: binaries
 	$(VENV)/bin/receiver-conformance run --target embedded --profile all --report-dir $(REPORT)
@@ -35,19 +35,19 @@ conformance-flux: binaries
 # as pods, the reference receiver as a pod from reference/deploy/; features/09 with real
 # packets. Debian packages are installed and the Go builds done once.
 node-binaries: binaries
-	$(PY) -c 'from harness.node import packages; print(*packages.install())'
+	$(PY) -c 'from receiver_conformance.node import packages; print(*packages.install())'
 	command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y \
 		--no-install-recommends debootstrap
-	$(PY) -m harness.node.binaries
-	$(PY) -m harness.node.policies
-	$(PY) -m harness.node.edge
+	$(PY) -m receiver_conformance.node.binaries
+	$(PY) -m receiver_conformance.node.policies
+	$(PY) -m receiver_conformance.node.edge
 
 conformance-node: node-binaries
 	$(VENV)/bin/receiver-conformance run --target node --profile all --report-dir $(REPORT)/node
 
 # The same on the node with Flux's own notification-controller (its module's manifests, the
 # binary the flux target builds) as the receiver instead of the reference.
-NC ?= $(shell $(PY) -c 'from harness import versions; print(versions.FLUX_MODULES["notification-controller"][1])')
+NC ?= $(shell $(PY) -c 'from receiver_conformance import versions; print(versions.FLUX_MODULES["notification-controller"][1])')
 conformance-node-flux: node-binaries
 	$(VENV)/bin/receiver-conformance run --target node --notification-controller $(NC) \
 		--profile all --report-dir $(REPORT)/node-flux
@@ -66,10 +66,10 @@ traffic: node-binaries
 		-k 'leaves_nothing or survive or removes_the_host_route'
 
 # The release matrix: the whole suite against each notification-controller release of
-# harness/versions.py (each built once, with its own CRDs), then one table, scenario x release,
+# receiver_conformance/versions.py (each built once, with its own CRDs), then one table, scenario x release,
 # in reports/matrix/matrix.md and the README; each change between releases is named in
-# harness/flux/releases.yaml.
-RELEASES ?= $(shell $(PY) -c 'from harness import versions; print(*versions.NOTIFICATION_RELEASES)')
+# receiver_conformance/flux/releases.yaml.
+RELEASES ?= $(shell $(PY) -c 'from receiver_conformance import versions; print(*versions.NOTIFICATION_RELEASES)')
 matrix: binaries
 	for v in $(RELEASES); do \
 		$(VENV)/bin/receiver-conformance run --target flux --notification-controller $$v \
@@ -95,20 +95,20 @@ verified: binaries
 N      ?= 20
 TARGET ?= embedded
 flake: binaries
-	$(PY) -m harness.flake --runs $(N) --out $(REPORT)/flake-$(TARGET) -- --target $(TARGET) --profile all
+	$(PY) -m receiver_conformance.flake --runs $(N) --out $(REPORT)/flake-$(TARGET) -- --target $(TARGET) --profile all
 
 # Mutation testing of reference/ with cosmic-ray, the scenarios as the test: a sample by module
-# and operator (harness/mutation/features.py) sized for about 40 minutes on 2 cores; the
+# and operator (receiver_conformance/mutation/features.py) sized for about 40 minutes on 2 cores; the
 # report (killed/survived/timeout per module) goes to $(REPORT)/mutation.
 $(VENV)/.mutation-installed: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[test,mutation]'
 	touch $@
 
 mutation: binaries $(VENV)/.mutation-installed
-	nice -n 10 $(PY) -m harness.mutation.run --out $(REPORT)/mutation
+	nice -n 10 $(PY) -m receiver_conformance.mutation.run --out $(REPORT)/mutation
 
 test: binaries
-	$(PY) -m pytest tests steps
+	$(PY) -m pytest tests receiver_conformance/steps
 	$(VENV)/bin/ruff check .
 
 lint: venv

@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.controlplane import ControlPlane, binaries
-from harness.controlplane.crds import ensure_crds
-from harness.flux.build import ensure_controllers
+from receiver_conformance.controlplane import ControlPlane, binaries
+from receiver_conformance.controlplane.crds import ensure_crds
+from receiver_conformance.flux.build import ensure_controllers
 
 
 def rss_mib(pid: int) -> float:

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from kubernetes import client
 
-from harness.controlplane import ControlPlane
-from harness.controlplane.binaries import NODE, build_binaries
-from harness.gobuild import find_go
-from harness.kube import api_client, wait_until
-from harness.node import cgroups
-from harness.node.node import Node, rss_kib
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.controlplane.binaries import NODE, build_binaries
+from receiver_conformance.gobuild import find_go
+from receiver_conformance.kube import api_client, wait_until
+from receiver_conformance.node import cgroups
+from receiver_conformance.node.node import Node, rss_kib
 
 
 def build_times() -> dict[str, float]:

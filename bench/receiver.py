@@ -31,12 +31,12 @@ import aiohttp
 import requests
 from kubernetes import client, watch
 
-from harness import versions
-from harness.controlplane import ControlPlane
-from harness.flux.controllers import FluxControllers
-from harness.kube import Kube, api_client, wait_until
-from harness.reference_process import ReferenceReceiver
-from reference import api
+from receiver_conformance import versions
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.flux.controllers import FluxControllers
+from receiver_conformance.kube import Kube, api_client, wait_until
+from receiver_conformance.reference import api
+from receiver_conformance.reference_process import ReferenceReceiver
 
 NAMESPACE = "bench"
 TOKEN = hashlib.sha1(b"bench-token").hexdigest()

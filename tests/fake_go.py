@@ -1,6 +1,6 @@
 """A fake `go` command for the build and download tests: no network, no compiler.
 
-It answers the few Go commands `harness.gobuild` runs, from a JSON plan, and records every
+It answers the few Go commands `receiver_conformance.gobuild` runs, from a JSON plan, and records every
 call:
 - `go mod download -json M@V`: `{"Dir": ...}` from `modules`, or `{"Error": ...}` when the
   module is not in the plan;

@@ -10,10 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import gobuild, versions
-from harness.controlplane import binaries
-from harness.controlplane.binaries import BinariesNotFound, find_binaries, wrapper_go_mod
-from harness.paths import REPO_ROOT
+from receiver_conformance import gobuild, versions
+from receiver_conformance.controlplane import binaries
+from receiver_conformance.controlplane.binaries import (
+    BinariesNotFound,
+    find_binaries,
+    wrapper_go_mod,
+)
+from tests.checkout import REPO_ROOT
 
 
 def make_fake(directory: Path, *names: str) -> Path:
@@ -67,7 +71,7 @@ def test_incomplete_kubebuilder_assets_is_an_error(tmp_path: Path) -> None:
 def test_no_binaries_and_no_go_names_the_ways_out(tmp_path: Path) -> None:
     env = {"HOME": str(tmp_path), "PATH": str(tmp_path / "empty-bin"), "LANG": "C"}
     proc = subprocess.run(
-        [sys.executable, "-m", "harness.controlplane.binaries"],
+        [sys.executable, "-m", "receiver_conformance.controlplane.binaries"],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 2
@@ -135,7 +139,7 @@ def test_lock_is_released_when_its_holder_dies(tmp_path: Path) -> None:
     dest = tmp_path / "cache"
     holder = subprocess.Popen(
         [sys.executable, "-c",
-         "import sys, time, harness.gobuild as b\n"
+         "import sys, time, receiver_conformance.gobuild as b\n"
          f"with b.locked(__import__('pathlib').Path({str(dest)!r}), print):\n"
          "    print('locked', flush=True); time.sleep(60)\n"],
         cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.cli import main
-from harness.paths import REPO_ROOT
-from harness.report.runner import marker_expression
+from receiver_conformance.cli import main
+from receiver_conformance.report.runner import marker_expression
+from tests.checkout import REPO_ROOT
 
-CLI = [sys.executable, "-m", "harness.cli"]
+CLI = [sys.executable, "-m", "receiver_conformance.cli"]
 
 FEATURE = """\
 Feature: GitHub receiver
@@ -57,11 +57,13 @@ Feature: GitHub receiver
 """
 
 STEPS = """\
+from pathlib import Path
+
 from pytest_bdd import given, parsers, scenarios, then, when
 
-from harness.report.evidence import attach
+from receiver_conformance.report.evidence import attach
 
-scenarios("github.feature")
+scenarios(str(Path(__file__).parent / "features" / "github.feature"))
 
 
 @given(parsers.parse("a Receiver of type {kind}"))
@@ -93,27 +95,25 @@ def answers(request, status, event="push"):
     assert got == status, f"expected {status}, got {got}"
 """
 
-# Stands in for the lead's target plugin (not loaded: this suite has its own pytest.ini).
+# The real plugin is loaded (its entry point); this stands in for its target, so that its
+# capability gate skips the traffic scenario without starting a control plane.
 CONFTEST = """\
+from pathlib import Path
+
 import pytest
 
-def pytest_addoption(parser):
-    for name in ("--target", "--kubeconfig", "--receiver-url", "--work-namespace"):
-        parser.addoption(name)
+from receiver_conformance.targets.base import Target
 
-def pytest_runtest_setup(item):
-    if item.get_closest_marker("cap-traffic"):
-        pytest.skip(f"target {item.config.getoption('--target')} lacks traffic")
+
+@pytest.fixture(scope="session")
+def target():
+    return Target("embedded", Path("/nonexistent"), "http://127.0.0.1:9", frozenset({"api"}))
 """
 
+# Ignored: the suite's own configuration (-c) wins over any pytest.ini beside the steps.
 PYTEST_INI = """\
 [pytest]
-bdd_features_base_dir = features/
-markers =
-    core
-    extended
-    cap-api
-    cap-traffic
+addopts = --this-option-does-not-exist
 """
 
 
@@ -187,7 +187,7 @@ def test_an_unknown_capability_in_the_environment_is_exit_2() -> None:
 def test_the_pytest_option_refuses_an_unknown_capability_with_exit_2(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pytest", "--target=external",
                            "--capability=source-controller", "--capability=bogus",
-                           "-p", "harness.pytest_plugin", "-p", "no:cacheprovider",
+                           "-p", "receiver_conformance.pytest_plugin", "-p", "no:cacheprovider",
                            str(tmp_path)],
                           capture_output=True, text=True, cwd=REPO_ROOT)
     assert done.returncode == 2, done.stdout + done.stderr
@@ -195,12 +195,12 @@ def test_the_pytest_option_refuses_an_unknown_capability_with_exit_2(tmp_path: P
 
 
 def test_declared_capabilities_go_to_pytest() -> None:
-    from harness.cli import _external_options, build_parser
+    from receiver_conformance.cli import _external_options, build_parser
 
     args = build_parser().parse_args(["run", "--target", "external", "--capability", "traffic",
                                       "--capability", "source-controller,gcr-test-keys",
                                       "--receiver-namespace", "flux"])
-    from harness.targets.base import parse_capabilities
+    from receiver_conformance.targets.base import parse_capabilities
 
     assert _external_options(args, parse_capabilities(args.capabilities)) == [
         "--capability=gcr-test-keys", "--capability=source-controller", "--capability=traffic",
@@ -365,7 +365,7 @@ def test_run_reports_every_scenario_and_fails_on_a_failure(suite: Path, tmp_path
     assert titles == ["the request sent", "the response observed"]
     assert refused["evidence"][0]["body"]["path"] == "/hook/aaaaaaaa…"  # masked
     skipped = by_name[("the push travels through the Ingress", None)]
-    assert skipped["skip_reason"] == "target embedded lacks traffic"
+    assert skipped["skip_reason"] .startswith("target embedded lacks traffic (a data plane")
     assert by_name[("events outside spec.events are refused", "ping")]["outcome"] == "passed"
     assert by_name[("a signed push annotates the GitRepository", None)]["evidence"] == []
 
@@ -373,7 +373,7 @@ def test_run_reports_every_scenario_and_fails_on_a_failure(suite: Path, tmp_path
     assert report["implementation"] == {"organization": "acme", "project": "hooks",
                                         "version": "1.2.3"}  # fmt: skip
     assert report["statistics"] == {"passed": 2, "failed": 2, "skipped": 1}
-    assert report["skippedScenarios"][0]["reason"] == "target embedded lacks traffic"
+    assert report["skippedScenarios"][0]["reason"] .startswith("target embedded lacks traffic (a data plane")
     cucumber = json.loads((out / "cucumber.json").read_text())
     assert cucumber[0]["name"] == "GitHub receiver"
     junit = ET.parse(out / "junit.xml").getroot()
@@ -409,7 +409,8 @@ def test_run_writes_the_guide_in_file_order(suite: Path, tmp_path: Path) -> None
     )
     (suite / "features" / "00-first.feature").write_text(second)
     (suite / "test_first.py").write_text(
-        'from pytest_bdd import scenarios\nscenarios("00-first.feature")\n'
+        "from pathlib import Path\nfrom pytest_bdd import scenarios\n"
+        'scenarios(str(Path(__file__).parent / "features" / "00-first.feature"))\n'
         "from test_github import receiver  # noqa: F401\n"
     )
     done = run_cli(suite, tmp_path / "out", "--profile", "core", "--tags", "not cap-api")
@@ -448,7 +449,7 @@ def test_run_stopped_before_any_scenario_is_exit_2_with_the_reason(
 )
 def test_the_receiver_under_test_and_its_known_deviations(
         argv: list[str], implementation: dict[str, str], flux_deviations: bool) -> None:
-    from harness import cli
+    from receiver_conformance import cli
 
     args = cli.build_parser().parse_args(["run", *argv])
     assert cli._implementation(args) == implementation

@@ -17,13 +17,13 @@ import yaml
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
-from harness.controlplane import ControlPlane, ControlPlaneError
-from harness.controlplane import plane as plane_module
-from harness.controlplane.binaries import Binaries
-from harness.controlplane.processes import pid_alive
-from harness.kube import Kube, wait_until
-from harness.paths import REPO_ROOT
-from harness.pytest_plugin import new_namespace_name
+from receiver_conformance.controlplane import ControlPlane, ControlPlaneError
+from receiver_conformance.controlplane import plane as plane_module
+from receiver_conformance.controlplane.binaries import Binaries
+from receiver_conformance.controlplane.processes import pid_alive
+from receiver_conformance.kube import Kube, wait_until
+from receiver_conformance.pytest_plugin import new_namespace_name
+from tests.checkout import REPO_ROOT
 
 pytestmark = pytest.mark.controlplane
 
@@ -191,7 +191,7 @@ def test_nothing_survives_a_killed_owner(tmp_path: Path) -> None:
     owner = subprocess.Popen(
         [sys.executable, "-c",
          "import json, sys, pathlib\n"
-         "from harness.controlplane import ControlPlane\n"
+         "from receiver_conformance.controlplane import ControlPlane\n"
          f"cp = ControlPlane(workdir=pathlib.Path({str(tmp_path)!r}), install=False).start()\n"
          "print(json.dumps({'pids': cp.pids, 'dir': str(cp.dir)}), flush=True)\n"
          "sys.stdin.read()\n"],

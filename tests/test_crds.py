@@ -1,7 +1,7 @@
 """Flux's and Gateway API's real CRDs, as the control plane installs them: what the files
 declare, and what a real API server accepts and refuses with them installed.
 
-The files come from `harness.controlplane.crds.ensure_crds()` (the pinned Go modules, then the
+The files come from `receiver_conformance.controlplane.crds.ensure_crds()` (the pinned Go modules, then the
 cache). The acceptance and refusal tables document Flux's own validation of a Receiver.
 """
 
@@ -17,9 +17,9 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness import versions
-from harness.controlplane.crds import CRDsNotFound, crd_files, ensure_crds
-from harness.kube import load_manifests
+from receiver_conformance import versions
+from receiver_conformance.controlplane.crds import CRDsNotFound, crd_files, ensure_crds
+from receiver_conformance.kube import load_manifests
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 READY_PATH = '.status.conditions[?(@.type=="Ready")].status'

@@ -1,4 +1,4 @@
-"""`harness.controlplane.crds`: the CRDs come from the pinned modules once, then the cache.
+"""`receiver_conformance.controlplane.crds`: the CRDs come from the pinned modules once, then the cache.
 
 A fake `go` (tests/fake_go.py) stands in for the module proxy: no network here.
 """
@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import versions
-from harness.controlplane import crds
-from harness.controlplane.crds import CRDsNotFound, ensure_crds
+from receiver_conformance import versions
+from receiver_conformance.controlplane import crds
+from receiver_conformance.controlplane.crds import CRDsNotFound, ensure_crds
 from tests.fake_go import FakeGo, cache_env
 
 CRD = """---

@@ -10,9 +10,9 @@ import pytest
 import yaml
 from kubernetes.client.exceptions import ApiException
 
-from harness.controlplane.crds import crd_files, ensure_crds
-from harness.kube import Kube, load_manifests, render_kustomization
-from harness.paths import FIXTURES, REFERENCE_DEPLOY, REPO_ROOT
+from receiver_conformance.controlplane.crds import crd_files, ensure_crds
+from receiver_conformance.kube import Kube, load_manifests, render_kustomization
+from receiver_conformance.paths import FIXTURES, REFERENCE, REFERENCE_DEPLOY
 
 EXPOSURE = FIXTURES / "exposure"
 render = render_kustomization  # the harness's renderer, under its old name here
@@ -148,11 +148,11 @@ def test_rbac_has_no_wildcards_and_binds_the_service_account():
 
 
 def test_dockerfile_runs_the_reference_as_non_root_without_writes():
-    text = (REPO_ROOT / "reference" / "Dockerfile").read_text()
+    text = (REFERENCE / "Dockerfile").read_text()
     lines = [line.strip() for line in text.splitlines() if line.strip()
              and not line.startswith("#")]
     assert lines[0].startswith("FROM python:3.11-slim")
-    assert 'ENTRYPOINT ["python", "-m", "reference"]' in lines
+    assert 'ENTRYPOINT ["python", "-m", "receiver_conformance.reference"]' in lines
     user = [line for line in lines if line.startswith("USER ")]
     assert user and not user[-1].split()[1].startswith(("root", "0"))
     assert "PYTHONDONTWRITEBYTECODE=1" in text

@@ -10,9 +10,9 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.diff import cel, generator
-from harness.diff.model import OTHER, ReceiverSpec, RequestSpec, ResourceSpec
-from harness.diff.world import Side, expected_path, receiver_manifest
+from receiver_conformance.diff import cel, generator
+from receiver_conformance.diff.model import OTHER, ReceiverSpec, RequestSpec, ResourceSpec
+from receiver_conformance.diff.world import Side, expected_path, receiver_manifest
 
 SETTINGS = settings(max_examples=300, database=None, deadline=None,
                     suppress_health_check=list(HealthCheck))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.diff import known
+from receiver_conformance.diff import known
 
 
 def test_entries_are_keyed_by_heading_and_causes_read_as_one_line(tmp_path: Path) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from harness.diff import gherkin
-from harness.diff.model import Built, ReceiverSpec, ReceiverState
-from harness.diff.runner import Budget, DiffRun
-from harness.diff.world import Side
+from receiver_conformance.diff import gherkin
+from receiver_conformance.diff.model import Built, ReceiverSpec, ReceiverState
+from receiver_conformance.diff.runner import Budget, DiffRun
+from receiver_conformance.diff.world import Side
 
 READY = ReceiverState(conditions=(("Ready", "True", "Succeeded"),), path="derived")
 STALLED = ReceiverState(conditions=(("Ready", "False", "InvalidCELExpression"),
@@ -102,8 +102,8 @@ def test_gherkin_scenario_format() -> None:
 def test_a_known_disagreement_is_explained_in_the_report(tmp_path) -> None:
     import json
 
-    from harness.diff import report
-    from harness.diff.known import Known, heading
+    from receiver_conformance.diff import report
+    from receiver_conformance.diff.known import Known, heading
 
     run = _run(lambda built: built.body == b"null")
     key = heading(next(f for f in run.findings.values() if f.request is not None).key)

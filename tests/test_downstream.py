@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 import yaml
 
-from harness import downstream as ds
-from harness.controlplane import ControlPlane
-from harness.downstream import Downstream
-from harness.flux.build import find_controllers
-from harness.flux.controllers import FluxControllers
-from harness.gitserver import GitServer
-from harness.kube import Kube
-from harness.reference_process import ReferenceReceiver
-from harness.scenario import Scenario
-from harness.targets.base import Target
+from receiver_conformance import downstream as ds
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.downstream import Downstream
+from receiver_conformance.flux.build import find_controllers
+from receiver_conformance.flux.controllers import FluxControllers
+from receiver_conformance.gitserver import GitServer
+from receiver_conformance.kube import Kube
+from receiver_conformance.reference_process import ReferenceReceiver
+from receiver_conformance.scenario import Scenario
+from receiver_conformance.targets.base import Target
 
 CONTROLLERS = ["source-controller", "kustomize-controller"]
 # Leader election needs the in-cluster service-account namespace file; outside a pod the
@@ -83,7 +83,7 @@ class Recorded:
 def stack(control_plane: ControlPlane) -> Iterator[tuple[Target, GitServer]]:
     """The reference receiver, Flux's source- and kustomize-controller, a Git server."""
     if find_controllers(names=CONTROLLERS) is None:
-        pytest.skip("Flux's controllers are not built: python -m harness.flux.build")
+        pytest.skip("Flux's controllers are not built: python -m receiver_conformance.flux.build")
     with ReferenceReceiver(control_plane.kubeconfig) as receiver, \
             FluxControllers(control_plane.kubeconfig, CONTROLLERS, NO_LEADER_ELECTION), \
             GitServer() as git:

@@ -1,4 +1,4 @@
-"""The node edge's objects and addresses, without a node (harness/node/edge.py)."""
+"""The node edge's objects and addresses, without a node (receiver_conformance/node/edge.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import ipaddress
 
 import pytest
 
-from harness import versions
-from harness.node import edge
-from harness.node.netns import Link
+from receiver_conformance import versions
+from receiver_conformance.node import edge
+from receiver_conformance.node.netns import Link
 
 
 @pytest.mark.parametrize(("host_ip", "pool"), [("10.250.0.1", "10.251.0.0/28"),

@@ -16,12 +16,12 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from harness.controlplane import ControlPlane
-from harness.kube import Kube, load_manifests
-from harness.paths import FIXTURES, REFERENCE_DEPLOY
-from harness.reference_process import ReferenceReceiver
-from harness.suite_run import run_suite
-from harness.targets.external import has_deployed_receiver, has_source_controller
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.kube import Kube, load_manifests
+from receiver_conformance.paths import FIXTURES, REFERENCE_DEPLOY
+from receiver_conformance.reference_process import ReferenceReceiver
+from receiver_conformance.suite_run import run_suite
+from receiver_conformance.targets.external import has_deployed_receiver, has_source_controller
 
 pytestmark = pytest.mark.controlplane
 

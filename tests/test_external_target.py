@@ -11,13 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.controlplane import ControlPlane
-from harness.controlplane.processes import free_port
-from harness.flux import objects
-from harness.kube import Kube, wait_until
-from harness.reference_process import ReferenceReceiver
-from harness.suite_run import SuiteRun, run_suite
-from harness.targets import external
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.controlplane.processes import free_port
+from receiver_conformance.flux import objects
+from receiver_conformance.kube import Kube, wait_until
+from receiver_conformance.reference_process import ReferenceReceiver
+from receiver_conformance.suite_run import SuiteRun, run_suite
+from receiver_conformance.targets import external
 
 pytestmark = pytest.mark.controlplane
 

@@ -1,4 +1,4 @@
-"""harness.flake: which scenarios changed outcome between runs, and the exit status."""
+"""receiver_conformance.flake: which scenarios changed outcome between runs, and the exit status."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import flake
+from receiver_conformance import flake
 
 
 def test_a_scenario_with_two_outcomes_is_flaky_and_a_steady_one_is_not() -> None:

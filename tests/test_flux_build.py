@@ -1,4 +1,4 @@
-"""`harness.flux.build`: Flux's controllers from the cache, or built once with a (fake) go."""
+"""`receiver_conformance.flux.build`: Flux's controllers from the cache, or built once with a (fake) go."""
 
 from __future__ import annotations
 
@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from harness import versions
-from harness.flux import build
-from harness.flux.build import CONTROLLERS, FluxNotBuilt, ensure_controllers, find_controllers
+from receiver_conformance import versions
+from receiver_conformance.flux import build
+from receiver_conformance.flux.build import (
+    CONTROLLERS,
+    FluxNotBuilt,
+    ensure_controllers,
+    find_controllers,
+)
 from tests.fake_go import FakeGo, cache_env
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from harness.gitserver import GitError, GitServer, Served, git_env, run_git
+from receiver_conformance.gitserver import GitError, GitServer, Served, git_env, run_git
 
 
 @pytest.fixture

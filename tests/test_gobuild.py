@@ -1,4 +1,4 @@
-"""`harness.gobuild.build_module`: a module built as its authors build it, in a copy of it."""
+"""`receiver_conformance.gobuild.build_module`: a module built as its authors build it, in a copy of it."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness import gobuild, versions
-from harness.gobuild import BuildFailed, build_module, go_env
-from harness.paths import REPO_ROOT
+from receiver_conformance import gobuild, versions
+from receiver_conformance.gobuild import BuildFailed, build_module, go_env
+from tests.checkout import REPO_ROOT
 from tests.fake_go import FakeGo, cache_env
 
 
@@ -168,8 +168,8 @@ def test_real_build_of_a_module_whose_replace_points_inside_its_repository(
 
 
 @pytest.mark.parametrize(("command", "error"), [
-    ("harness.controlplane.crds", "error: Flux's CRDs are not cached"),
-    ("harness.flux.build", "error: notification-controller "
+    ("receiver_conformance.controlplane.crds", "error: Flux's CRDs are not cached"),
+    ("receiver_conformance.flux.build", "error: notification-controller "
      f"{versions.FLUX_MODULES['notification-controller'][1]} is not built"),
 ])
 def test_a_provisioning_command_without_go_or_cache_exits_2_with_one_line(

@@ -13,9 +13,9 @@ import jwt
 import pytest
 import responses
 
-from harness import senders
-from harness.senders import gcr, signing
-from harness.senders.gcr import TestGoogleIssuer
+from receiver_conformance import senders
+from receiver_conformance.senders import gcr, signing
+from receiver_conformance.senders.gcr import TestGoogleIssuer
 
 TOKEN = "0123456789abcdef0123456789abcdef01234567"
 AUDIENCE = "https://receiver.example.test/hook/x"
@@ -472,7 +472,7 @@ def feature_rows() -> list[tuple[str, dict[str, str], int]]:
     """(scenario name, example row, status its Then step expects) of other_senders.feature."""
     from pytest_bdd.parser import FeatureParser
 
-    from harness.paths import FEATURES
+    from receiver_conformance.paths import FEATURES
 
     feature = FeatureParser(str(FEATURES), "06_other_senders.feature").parse()
     rows = []
@@ -485,7 +485,7 @@ def feature_rows() -> list[tuple[str, dict[str, str], int]]:
 
 
 def test_the_feature_covers_every_type_but_generic_oidc() -> None:
-    from steps.other_senders import SENDERS
+    from receiver_conformance.steps.other_senders import SENDERS
 
     covered = set()
     for _, row, status in feature_rows():

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness import versions
-from harness.paths import REFERENCE_DEPLOY, REPO_ROOT
-from harness.targets import kind
-from harness.targets.kind import (
+from receiver_conformance import versions
+from receiver_conformance.paths import KIND_FIXTURES, PACKAGE, REFERENCE_DEPLOY
+from receiver_conformance.targets import kind
+from receiver_conformance.targets.kind import (
     KindError,
     KindOptions,
     KindTarget,
@@ -22,6 +22,7 @@ from harness.targets.kind import (
     setup_plan,
     teardown_plan,
 )
+from tests.checkout import REPO_ROOT
 
 
 class Recorder:
@@ -124,7 +125,7 @@ def test_every_kubectl_uses_the_targets_kubeconfig(tmp_path):
 def test_plan_files_exist(tmp_path):
     for argv in argvs(setup_plan(opts(tmp_path))):
         for a in argv:
-            if a.startswith(str(REPO_ROOT)) and a != str(REPO_ROOT):
+            if a.startswith(str(PACKAGE)) and a != str(PACKAGE):
                 assert Path(a).exists(), a
 
 
@@ -138,7 +139,7 @@ def test_reference_crds_leave_gateway_api_to_envoy_gateway(tmp_path):
 
 
 def test_cluster_config_pins_the_node_image_and_keeps_kindnet():
-    config = yaml.safe_load((REPO_ROOT / "ci" / "kind" / "cluster.yaml").read_text())
+    config = yaml.safe_load((KIND_FIXTURES / "cluster.yaml").read_text())
     assert [n["image"] for n in config["nodes"]] == [versions.KIND_NODE_IMAGE]
     assert "@sha256:" in versions.KIND_NODE_IMAGE
     assert not config.get("networking", {}).get("disableDefaultCNI")
@@ -315,7 +316,7 @@ def test_workflow_runs_both_implementations_on_kind():
 
 
 def test_kind_target_takes_the_implementation_by_keyword(tmp_path, monkeypatch):
-    """harness.conformance calls kind_target(implementation=...); a bad name fails clearly."""
+    """receiver_conformance.conformance calls kind_target(implementation=...); a bad name fails clearly."""
     with pytest.raises(KindError, match="istio"), kind.kind_target(implementation="istio"):
         pass
     monkeypatch.setattr(kind.shutil, "which", lambda b: None)

@@ -1,4 +1,4 @@
-"""harness.mutation without a cluster: the sample, the map, verdicts, equivalents, the report."""
+"""receiver_conformance.mutation without a cluster: the sample, the map, verdicts, equivalents, the report."""
 
 from __future__ import annotations
 
@@ -11,11 +11,16 @@ import pytest
 from cosmic_ray import work_item
 from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
-from harness.mutation import equivalents, report
-from harness.mutation.check import mutated_modules, verdict
-from harness.mutation.equivalents import Equivalent, EquivalentsError
-from harness.mutation.features import SAMPLE, ModuleSample, features_for, missing_features
-from harness.mutation.mutants import (
+from receiver_conformance.mutation import equivalents, report
+from receiver_conformance.mutation.check import mutated_modules, verdict
+from receiver_conformance.mutation.equivalents import Equivalent, EquivalentsError
+from receiver_conformance.mutation.features import (
+    SAMPLE,
+    ModuleSample,
+    features_for,
+    missing_features,
+)
+from receiver_conformance.mutation.mutants import (
     HARNESS_ERROR,
     KILLED_BY,
     Mutant,
@@ -24,9 +29,10 @@ from harness.mutation.mutants import (
     outcome_of,
     relative_module,
 )
-from harness.mutation.sample import Candidate, draw
-from harness.paths import REPO_ROOT
-from harness.suite_run import SuiteRun
+from receiver_conformance.mutation.sample import Candidate, draw
+from receiver_conformance.paths import PACKAGE
+from receiver_conformance.suite_run import SuiteRun
+from tests.checkout import REPO_ROOT
 
 DIFF = """--- mutation diff ---
 --- areference/x.py
@@ -48,7 +54,7 @@ def mutant(outcome: str, line: int = 3, file: str = "reference/x.py", **kw: str)
 
 def test_every_sampled_module_exists_and_names_existing_features() -> None:
     for entry in SAMPLE:
-        assert (REPO_ROOT / entry.module).is_file(), entry.module
+        assert (PACKAGE / entry.module).is_file(), entry.module
         assert entry.module.startswith("reference/") and entry.features, entry
     assert missing_features() == []
 
@@ -129,7 +135,7 @@ def test_the_launcher_runs_the_copy_not_the_installed_reference(tmp_path: Path) 
     package.mkdir()
     (package / "__init__.py").write_text("")
     (package / "__main__.py").write_text("import sys\nprint('copy', sys.argv[1:])\n")
-    done = subprocess.run([sys.executable, "-m", "harness.mutation.launch", str(tmp_path),
+    done = subprocess.run([sys.executable, "-m", "receiver_conformance.mutation.launch", str(tmp_path),
                            "--", "--flag"], cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
@@ -140,7 +146,7 @@ def test_the_selection_keeps_the_files_and_their_order() -> None:
     def collect(files: str) -> list[str]:
         done = subprocess.run(
             [sys.executable, "-m", "pytest", "steps", "-q", "--collect-only",
-             "-p", "no:cacheprovider", "-p", "harness.mutation.select",
+             "-p", "no:cacheprovider", "-p", "receiver_conformance.mutation.select",
              "--mutation-features", files],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
         return [line for line in done.stdout.splitlines() if "::" in line]
@@ -168,7 +174,7 @@ def write_yaml(path: Path, entries: list[dict[str, object]]) -> Path:
 
 def test_the_committed_equivalents_load_and_each_gives_a_reason() -> None:
     for found in equivalents.load():
-        assert found.reason and (REPO_ROOT / found.file).is_file()
+        assert found.reason and (PACKAGE / found.file).is_file()
 
 
 def test_malformed_equivalents_are_refused(tmp_path: Path) -> None:
@@ -222,7 +228,7 @@ def test_the_report_counts_per_module_and_leaves_equivalents_out_of_the_rate(
 
 
 def test_a_rejudged_report_says_so_and_keeps_the_first_wall_time(tmp_path: Path) -> None:
-    from harness.mutation.run import first_wall_seconds
+    from receiver_conformance.mutation.run import first_wall_seconds
 
     (tmp_path / "results.json").write_text(json.dumps({"wall_seconds": 600.0}))
     wall = first_wall_seconds(tmp_path / "no-state", tmp_path)

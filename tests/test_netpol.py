@@ -1,4 +1,4 @@
-"""Truth table for harness.netpol: one row per rule of the NetworkPolicy API."""
+"""Truth table for receiver_conformance.netpol: one row per rule of the NetworkPolicy API."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.netpol import PolicyError, allowed, policy_types, selector_matches
+from receiver_conformance.netpol import PolicyError, allowed, policy_types, selector_matches
 
 EXPOSURE = Path(__file__).resolve().parent.parent / "fixtures" / "exposure"
 

@@ -21,15 +21,15 @@ from pathlib import Path
 import pytest
 from kubernetes import client
 
-from harness.controlplane import ControlPlane
-from harness.controlplane.processes import pid_alive
-from harness.flux import manifests
-from harness.kube import Kube, load_manifests, wait_until
-from harness.node import cgroups, images, packages, policies
-from harness.node.configs import NodeDirs, kubelet_config
-from harness.node.netns import link_exists
-from harness.node.node import Node
-from harness.paths import REPO_ROOT
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.controlplane.processes import pid_alive
+from receiver_conformance.flux import manifests
+from receiver_conformance.kube import Kube, load_manifests, wait_until
+from receiver_conformance.node import cgroups, images, packages, policies
+from receiver_conformance.node.configs import NodeDirs, kubelet_config
+from receiver_conformance.node.netns import link_exists
+from receiver_conformance.node.node import Node
+from tests.checkout import REPO_ROOT
 
 pytestmark = [
     pytest.mark.node,
@@ -323,9 +323,9 @@ def test_stop_leaves_nothing(control_plane: ControlPlane, kube_api: client.ApiCl
 OWNER = """
 import json, sys, time
 from kubernetes import client
-from harness.controlplane import ControlPlane
-from harness.kube import api_client
-from harness.node.node import Node
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.kube import api_client
+from receiver_conformance.node.node import Node
 from tests.test_node import run_a_pod
 with ControlPlane(install=False) as plane, Node(plane) as node:
     run_a_pod(node, api_client(plane.kubeconfig), "default", "owned")

@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from harness.controlplane import ControlPlane
-from harness.kube import Kube, wait_until
-from harness.node import edge as edges
-from harness.node import reaper
-from harness.node.edge import Edge, deploy_edge, ensure_edge_archives, http_status
-from harness.node.node import Node
-from harness.paths import REPO_ROOT
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.kube import Kube, wait_until
+from receiver_conformance.node import edge as edges
+from receiver_conformance.node import reaper
+from receiver_conformance.node.edge import Edge, deploy_edge, ensure_edge_archives, http_status
+from receiver_conformance.node.node import Node
+from tests.checkout import REPO_ROOT
 from tests.test_node import on_node, server_pod, service, wait_running
 
 pytestmark = [
@@ -207,9 +207,9 @@ def test_stopping_the_node_removes_the_host_route(edge_node: tuple[Node, Edge]) 
 
 OWNER = """
 import sys
-from harness.controlplane import ControlPlane
-from harness.node import edge
-from harness.node.node import Node
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.node import edge
+from receiver_conformance.node.node import Node
 with ControlPlane(install=False) as plane, Node(plane) as node:
     pool = edge.pool_for(node.netns.link)
     edge.route_pool(node, pool)

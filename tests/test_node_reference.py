@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from harness.controlplane import ControlPlane
-from harness.flux.objects import (
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.flux.objects import (
     API_VERSIONS,
     put_token_secret,
     receiver_object,
@@ -24,12 +24,12 @@ from harness.flux.objects import (
     source_object,
     wait_receiver_condition,
 )
-from harness.kube import Kube, wait_until
-from harness.node.images import Image
-from harness.node.node import Node
-from harness.node.reference_image import ensure_reference_archive
-from harness.paths import REFERENCE_DEPLOY
-from harness.senders import delivery, generate_token
+from receiver_conformance.kube import Kube, wait_until
+from receiver_conformance.node.images import Image
+from receiver_conformance.node.node import Node
+from receiver_conformance.node.reference_image import ensure_reference_archive
+from receiver_conformance.paths import REFERENCE_DEPLOY
+from receiver_conformance.senders import delivery, generate_token
 from tests.test_deploy_manifests import render
 from tests.test_node import wait_finished
 

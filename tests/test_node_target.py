@@ -1,4 +1,4 @@
-"""The node target (harness/targets/node.py): what it applies, checked without a node; and,
+"""The node target (receiver_conformance/targets/node.py): what it applies, checked without a node; and,
 with RC_NODE_TESTS=1 (root, Debian packages, the node's builds), the target itself: its
 capabilities, the host's requests through the node port (dropped without the one extra
 policy), the two NetworkPolicy scenarios of features/09 passing on real packets through
@@ -21,12 +21,11 @@ from typing import Any
 import pytest
 import requests
 
-from harness import traffic, versions
-from harness.controlplane import ControlPlane
-from harness.kube import Kube, Timeout, wait_until
-from harness.node import cgroups, reaper
-from harness.paths import REPO_ROOT
-from harness.targets.node import (
+from receiver_conformance import traffic, versions
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.kube import Kube, Timeout, wait_until
+from receiver_conformance.node import cgroups, reaper
+from receiver_conformance.targets.node import (
     HOST_POLICY,
     JWKS_CONFIGMAP,
     NO_EDGE,
@@ -38,6 +37,7 @@ from harness.targets.node import (
     jwks_configmap,
     reference_objects,
 )
+from tests.checkout import REPO_ROOT
 
 node_only = pytest.mark.skipif(
     os.environ.get("RC_NODE_TESTS") != "1",
@@ -125,8 +125,8 @@ def test_the_extra_policy_admits_the_host_alone_on_the_webhook_port() -> None:
 
 
 def test_node_is_a_target_of_the_cli_and_the_plugin() -> None:
-    from harness.cli import build_parser
-    from harness.conformance import TARGETS
+    from receiver_conformance.cli import build_parser
+    from receiver_conformance.conformance import TARGETS
 
     assert "node" in TARGETS
     args = build_parser().parse_args(["run", "--target", "node", "--profile", "all"])
@@ -253,7 +253,7 @@ def test_flux_policies_drop_the_host_without_the_extra_policy(
 
 
 def run_command(report_dir: Path, *selection: str) -> list[str]:
-    return [sys.executable, "-m", "harness.cli", "run", "--target", "node", "--profile", "all",
+    return [sys.executable, "-m", "receiver_conformance.cli", "run", "--target", "node", "--profile", "all",
             "--report-dir", str(report_dir), *selection]  # = receiver-conformance run ...
 
 
@@ -288,7 +288,7 @@ def test_the_network_policy_scenarios_pass_on_real_packets(tmp_path: Path) -> No
 
 def node_dirs_owned_by(pid: int) -> list[Path]:
     """The directories of the nodes whose owner is `pid` or one of its descendants (read
-    from their reapers' command lines: python -m harness.node.reaper DIR OWNER)."""
+    from their reapers' command lines: python -m receiver_conformance.node.reaper DIR OWNER)."""
     found = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -297,7 +297,7 @@ def node_dirs_owned_by(pid: int) -> list[Path]:
             argv = (proc / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if b"harness.node.reaper" in argv and len(argv) >= 5:
+        if b"receiver_conformance.node.reaper" in argv and len(argv) >= 5:
             directory, owner = argv[-3].decode(), int(argv[-2])
             if _descends_from(owner, pid):
                 found.append(Path(directory))

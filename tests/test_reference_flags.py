@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from harness.conformance import reference_args, skip_reason
-from harness.targets.base import Target
-from harness.targets.embedded import flag_capabilities
-from reference import api
-from reference.annotate import KubeAnnotator
-from reference.senders.base import WebhookRequest
+from receiver_conformance.conformance import reference_args, skip_reason
+from receiver_conformance.reference import api
+from receiver_conformance.reference.annotate import KubeAnnotator
+from receiver_conformance.reference.senders.base import WebhookRequest
+from receiver_conformance.targets.base import Target
+from receiver_conformance.targets.embedded import flag_capabilities
 
 
 @pytest.mark.parametrize(("args", "expected"), [

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.node import reference_image
-from harness.node.images import oci_archive
+from receiver_conformance.node import reference_image
+from receiver_conformance.node.images import oci_archive
 
 
 def test_the_mirror_is_read_from_the_hosts_apt_sources(tmp_path: Path) -> None:
@@ -45,5 +45,5 @@ def test_the_image_has_a_layer_per_folder_and_runs_the_reference_as_65532(
             f"blobs/sha256/{manifest['config']['digest'].split(':')[1]}"))
     assert len(manifest["layers"]) == len(config["rootfs"]["diff_ids"]) == 2
     assert config["config"]["User"] == "65532:65532"
-    assert config["config"]["Entrypoint"] == ["/usr/bin/python3", "-m", "reference"]
+    assert config["config"]["Entrypoint"] == ["/usr/bin/python3", "-m", "receiver_conformance.reference"]
     assert "PYTHONPATH=/opt/receiver" in config["config"]["Env"]

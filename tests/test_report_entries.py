@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from harness.diff import known
-from harness.paths import FLUX_DEVIATIONS, FLUX_DISAGREEMENTS, FLUX_RELEASE_CHANGES
-from harness.report import deviations, matrix
+from receiver_conformance.diff import known
+from receiver_conformance.paths import FLUX_DEVIATIONS, FLUX_DISAGREEMENTS, FLUX_RELEASE_CHANGES
+from receiver_conformance.report import deviations, matrix
 
 
 @pytest.mark.parametrize(

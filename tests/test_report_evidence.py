@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from harness.report import evidence
+from receiver_conformance.report import evidence
 
 HOOK = "/hook/" + "0123456789abcdef" * 4
 TOKEN = "b1946ac92492d2347c6235b4d2611184"

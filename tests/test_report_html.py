@@ -18,9 +18,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.controlplane.processes import stop_process
-from harness.report import model
-from harness.report.html import render_html
+from receiver_conformance.controlplane.processes import stop_process
+from receiver_conformance.report import model
+from receiver_conformance.report.html import render_html
 
 RECORDED = Path(__file__).parent / "data" / "recorded_run" / "results.json"
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")

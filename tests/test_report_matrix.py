@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness.paths import REPO_ROOT
-from harness.report import matrix
+from receiver_conformance.report import matrix
+from tests.checkout import REPO_ROOT
 
 SAME = "A signed push is accepted"
 CHANGED = "Hostile requests leave nothing in the log"
@@ -106,7 +106,7 @@ def test_the_command_writes_the_table_and_fails_on_an_unexplained_change(
     readme.write_text(f"before\n{matrix.START}\nold\n{matrix.END}\nafter\n")
     changes = tmp_path / "changes.yaml"
     changes.write_text("[]\n")
-    argv = [sys.executable, "-m", "harness.cli", "matrix", *dirs, "--changes", str(changes),
+    argv = [sys.executable, "-m", "receiver_conformance.cli", "matrix", *dirs, "--changes", str(changes),
             "--out", str(tmp_path / "out"), "--readme", str(readme)]
     done = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1

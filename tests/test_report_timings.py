@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from harness.report import model, timings
-from harness.report.html import render_html
-from harness.report.markdown import render_markdown
+from receiver_conformance.report import model, timings
+from receiver_conformance.report.html import render_html
+from receiver_conformance.report.markdown import render_markdown
 
 pytest_plugins = ["pytester"]
 
@@ -83,7 +83,7 @@ Feature: Timed
 TESTS = """\
 from pytest_bdd import given, scenarios
 
-from harness.report import timings
+from receiver_conformance.report import timings
 
 scenarios("timed.feature")
 
@@ -98,7 +98,7 @@ def test_results_json_carries_the_timings(pytester: pytest.Pytester) -> None:
     pytester.makefile(".feature", timed=FEATURE)
     pytester.makepyfile(test_timed=TESTS)
     out = pytester.path / "results.json"
-    run = pytester.runpytest_subprocess("-p", "harness.report.collector",
+    run = pytester.runpytest_subprocess("-p", "receiver_conformance.report.collector",
                                         f"--results-json={out}")
     run.assert_outcomes(passed=1)
     [scenario] = json.loads(out.read_text())["scenarios"]

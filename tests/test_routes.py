@@ -1,4 +1,4 @@
-"""harness.routes over the guide's objects and variations of them."""
+"""receiver_conformance.routes over the guide's objects and variations of them."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.routes import (
+from receiver_conformance.routes import (
     Objects,
     RouteError,
     resolve_http_route,

@@ -19,13 +19,13 @@ from typing import Any
 
 import pytest
 
-from harness.controlplane import ControlPlane
-from harness.paths import REPO_ROOT
-from harness.pytest_plugin import start_control_plane
-from harness.reference_process import ReferenceReceiver
-from harness.suite_run import SuiteRun, run_suite
+from receiver_conformance.controlplane import ControlPlane
+from receiver_conformance.pytest_plugin import start_control_plane
+from receiver_conformance.reference_process import ReferenceReceiver
+from receiver_conformance.suite_run import SuiteRun, run_suite
 from tests.broken.flaws import FLAWS
 from tests.broken.process import BrokenReceiver
+from tests.checkout import REPO_ROOT
 
 GITHUB_REFUSED = "test_a_delivery_variant_is_refused_and_changes_nothing[{}]"
 GITHUB_ACCEPTED = "test_a_delivery_variant_is_accepted[{}]"

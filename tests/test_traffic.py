@@ -1,4 +1,4 @@
-"""harness/traffic.py and the traffic scenarios, as far as this machine can run them.
+"""receiver_conformance/traffic.py and the traffic scenarios, as far as this machine can run them.
 
 Without a data plane here, the API-server parts run against the embedded control plane, the
 test standing in for the kubelet where a pod would have to run; the scenarios themselves must
@@ -26,14 +26,14 @@ from kubernetes.client.rest import ApiException
 from pytest_bdd.feature import get_feature
 from pytest_bdd.steps import step_function_context_registry
 
-import harness.traffic
-import steps.conftest  # noqa: F401  (registers every step definition)
-from harness.kube import Kube, Timeout, wait_until
-from harness.paths import FEATURES, REPO_ROOT
-from harness.scenario import Scenario
-from harness.senders import Delivery
-from harness.targets.base import Target
-from harness.traffic import (
+import receiver_conformance.steps.conftest
+import receiver_conformance.traffic
+from receiver_conformance.kube import Kube, Timeout, wait_until
+from receiver_conformance.paths import FEATURES
+from receiver_conformance.scenario import Scenario
+from receiver_conformance.senders import Delivery
+from receiver_conformance.targets.base import Target
+from receiver_conformance.traffic import (
     CONNECT_TIMEOUT,
     SOLVER_LABELS,
     Outcome,
@@ -50,6 +50,7 @@ from harness.traffic import (
     send_via,
     solver_pod,
 )
+from tests.checkout import REPO_ROOT
 
 FEATURE = "09_traffic.feature"
 DELIVERY = Delivery("github", "valid", {"Content-Type": "application/json",
@@ -405,7 +406,7 @@ def test_the_scenarios_are_skipped_on_the_embedded_target_with_the_reason() -> N
 @pytest.mark.controlplane
 def test_only_flux_policies_are_left_for_the_receivers_pods_until_the_scenario_ends(
         kube: Kube, control_plane: Any, namespace: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(harness.traffic, "RECEIVER_NAMESPACE", namespace)
+    monkeypatch.setattr(receiver_conformance.traffic, "RECEIVER_NAMESPACE", namespace)
     selectors = {
         "allow-webhooks": {"matchLabels": {"app": "notification-controller"}},  # Flux's
         "allow-egress": {},  # Flux's

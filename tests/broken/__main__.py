@@ -22,7 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     flaw.apply()
     print(f"tests.broken: deliberately non-conformant: {flaw.description}", file=sys.stderr)
 
-    from reference.__main__ import main as reference_main
+    from receiver_conformance.reference.__main__ import main as reference_main
 
     return reference_main(rest)
 

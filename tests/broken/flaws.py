@@ -21,13 +21,13 @@ from typing import Any
 
 from aiohttp import web
 
-from reference import annotate, api, controller, events, filters, logs, status
-from reference.annotate import AnnotationError, KubeAnnotator
-from reference.coalesce import Coalescer
-from reference.index import Index
-from reference.kube import JSON_PATCH, KubeError
-from reference.senders import _common as common
-from reference.senders import (
+from receiver_conformance.reference import annotate, api, controller, events, filters, logs, status
+from receiver_conformance.reference.annotate import AnnotationError, KubeAnnotator
+from receiver_conformance.reference.coalesce import Coalescer
+from receiver_conformance.reference.index import Index
+from receiver_conformance.reference.kube import JSON_PATCH, KubeError
+from receiver_conformance.reference.senders import _common as common
+from receiver_conformance.reference.senders import (
     acr,
     bitbucket,
     cdevents,
@@ -38,10 +38,10 @@ from reference.senders import (
     harbor,
     quay,
 )
-from reference.senders._common import HASHES, hmac_hex, media_type, token
-from reference.senders.base import Event, RefusedRequest, WebhookRequest
-from reference.senders.gcr import GCRSender
-from reference.server import Limits, ReceiverServer, TimedRequestHandler
+from receiver_conformance.reference.senders._common import HASHES, hmac_hex, media_type, token
+from receiver_conformance.reference.senders.base import Event, RefusedRequest, WebhookRequest
+from receiver_conformance.reference.senders.gcr import GCRSender
+from receiver_conformance.reference.server import Limits, ReceiverServer, TimedRequestHandler
 
 PayloadCheck = Callable[[WebhookRequest, Mapping[str, bytes]], Any]
 _SIGNATURE_HEADERS = ("x-hub-signature", "x-hub-signature-256")

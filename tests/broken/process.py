@@ -6,10 +6,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from harness.reference_process import ReferenceReceiver
+from receiver_conformance.reference_process import ReferenceReceiver
 from tests.broken.flaws import FLAWS
 
-_REFERENCE = [sys.executable, "-m", "reference"]
+_REFERENCE = [sys.executable, "-m", "receiver_conformance.reference"]
 
 
 class BrokenReceiver(ReferenceReceiver):

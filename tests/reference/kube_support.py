@@ -13,8 +13,8 @@ import requests
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness.kube import wait_until
-from reference import api
+from receiver_conformance.kube import wait_until
+from receiver_conformance.reference import api
 
 GROUP, VERSION = api.GROUP, api.VERSION
 SOURCE = ("source.toolkit.fluxcd.io", "v1", "gitrepositories")

@@ -7,9 +7,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from reference import api
-from reference.index import Index
-from reference.senders.base import Event, RefusedRequest, UnsupportedType, WebhookRequest
+from receiver_conformance.reference import api
+from receiver_conformance.reference.index import Index
+from receiver_conformance.reference.senders.base import (
+    Event,
+    RefusedRequest,
+    UnsupportedType,
+    WebhookRequest,
+)
 
 TOKEN = b"s3cr3t"
 

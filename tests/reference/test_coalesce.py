@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from reference import api
-from reference.annotate import KubeAnnotator
-from reference.coalesce import Coalescer
-from reference.kube import KubeError
-from reference.senders.base import WebhookRequest
+from receiver_conformance.reference import api
+from receiver_conformance.reference.annotate import KubeAnnotator
+from receiver_conformance.reference.coalesce import Coalescer
+from receiver_conformance.reference.kube import KubeError
+from receiver_conformance.reference.senders.base import WebhookRequest
 
 
 class SlowApi:

@@ -10,13 +10,18 @@ from typing import Any
 
 import pytest
 
-from reference import api, status
-from reference.__main__ import options_from
-from reference.annotate import AnnotationError, Timestamps, request_body
-from reference.controller import WorkQueue, _merge, _wants_reconcile, decode_secret
-from reference.filters import FilterError, compile_filter
-from reference.logs import JSONFormatter
-from reference.senders.base import WebhookRequest
+from receiver_conformance.reference import api, status
+from receiver_conformance.reference.__main__ import options_from
+from receiver_conformance.reference.annotate import AnnotationError, Timestamps, request_body
+from receiver_conformance.reference.controller import (
+    WorkQueue,
+    _merge,
+    _wants_reconcile,
+    decode_secret,
+)
+from receiver_conformance.reference.filters import FilterError, compile_filter
+from receiver_conformance.reference.logs import JSONFormatter
+from receiver_conformance.reference.senders.base import WebhookRequest
 
 NOW = "2026-01-01T00:00:00Z"
 EARLIER = "2025-01-01T00:00:00Z"

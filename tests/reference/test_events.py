@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from reference.events import Recorder, go_duration
-from reference.kube import KubeError
-from reference.metrics import RECONCILE_BUCKETS, Metrics
+from receiver_conformance.reference.events import Recorder, go_duration
+from receiver_conformance.reference.kube import KubeError
+from receiver_conformance.reference.metrics import RECONCILE_BUCKETS, Metrics
 
 RECEIVER = {"apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
             "metadata": {"name": "webapp", "namespace": "apps", "uid": "u-1",

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from reference import api, redact, status
-from reference.annotate import request_body
-from reference.filters import FilterError, compile_filter
-from reference.logs import ConsoleFormatter, JSONFormatter, WithoutRequestBytes
-from reference.senders.base import Event, WebhookRequest
-from reference.server import ReceiverServer
+from receiver_conformance.reference import api, redact, status
+from receiver_conformance.reference.annotate import request_body
+from receiver_conformance.reference.filters import FilterError, compile_filter
+from receiver_conformance.reference.logs import ConsoleFormatter, JSONFormatter, WithoutRequestBytes
+from receiver_conformance.reference.senders.base import Event, WebhookRequest
+from receiver_conformance.reference.server import ReceiverServer
 
 from .server_support import TOKEN, StubAnnotator, index_with, receiver_object
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from harness.senders.oidc import TestOIDCIssuer
-from reference import api
-from reference.oidc_claims import ClaimsError, ClaimsProcessor, check_providers
-from reference.senders import RefusedRequest, WebhookRequest, sender_for
-from reference.senders.generic_oidc import check_claims, unverified_issuer
+from receiver_conformance.reference import api
+from receiver_conformance.reference.oidc_claims import ClaimsError, ClaimsProcessor, check_providers
+from receiver_conformance.reference.senders import RefusedRequest, WebhookRequest, sender_for
+from receiver_conformance.reference.senders.generic_oidc import check_claims, unverified_issuer
+from receiver_conformance.senders.oidc import TestOIDCIssuer
 
 REPO = 'claims.repository == "org/app"'
 

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 import pytest_asyncio
 
-from reference import api
-from reference.server import Limits, ReceiverServer
+from receiver_conformance.reference import api
+from receiver_conformance.reference.server import Limits, ReceiverServer
 
 from .server_support import TOKEN, StubAnnotator, index_with, receiver_object, stub_senders
 

@@ -11,9 +11,9 @@ import requests
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from harness.kube import wait_until
-from harness.reference_process import ReferenceReceiver
-from reference import api
+from receiver_conformance.kube import wait_until
+from receiver_conformance.reference import api
+from receiver_conformance.reference_process import ReferenceReceiver
 
 from .kube_support import (
     WATCHED,

@@ -1,6 +1,7 @@
 """No token and no full hook path in any line the reference receiver process writes.
 
-The receiver runs as users run it (`python -m reference`, debug level, both encodings) while
+The receiver runs as users run it (`python -m receiver_conformance.reference`, debug level,
+both encodings) while
 hostile clients send malformed requests that carry the real token and hook path; then its
 whole output, tracebacks and library loggers included, is searched for them.
 """
@@ -14,10 +15,10 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from harness.hostile import hostile_requests, send_raw, status_of
-from harness.paths import REPO_ROOT
-from harness.reference_process import ReferenceReceiver
+from receiver_conformance.hostile import hostile_requests, send_raw, status_of
+from receiver_conformance.reference_process import ReferenceReceiver
 from tests.broken.process import BrokenReceiver
+from tests.checkout import REPO_ROOT
 
 from .kube_support import (
     create_git_repository,

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from harness.kube import wait_until
-from harness.reference_process import ReferenceReceiver
-from reference import api
+from receiver_conformance.kube import wait_until
+from receiver_conformance.reference import api
+from receiver_conformance.reference_process import ReferenceReceiver
 
 from .kube_support import (
     create_receiver,

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from reference import api, selectors
-from reference.__main__ import options_from
-from reference.controller import DEFAULT_WATCH_CONFIGS, Controller
-from reference.index import Index
+from receiver_conformance.reference import api, selectors
+from receiver_conformance.reference.__main__ import options_from
+from receiver_conformance.reference.controller import DEFAULT_WATCH_CONFIGS, Controller
+from receiver_conformance.reference.index import Index
 
 WATCHED = {"reconcile.fluxcd.io/watch": "Enabled"}
 

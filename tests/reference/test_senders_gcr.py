@@ -18,7 +18,7 @@ import pytest_asyncio
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from reference.senders import (
+from receiver_conformance.reference.senders import (
     Event,
     KeySourceError,
     RefusedRequest,
@@ -26,7 +26,7 @@ from reference.senders import (
     key_source_from,
     sender_for,
 )
-from reference.senders.google_keys import StaticKeySource, UrlKeySource
+from receiver_conformance.reference.senders.google_keys import StaticKeySource, UrlKeySource
 
 EMAIL = "pubsub-push@my-project.iam.gserviceaccount.com"
 AUDIENCE = "https://flux-webhook.example.com"

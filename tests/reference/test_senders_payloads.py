@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reference.senders import Event, RefusedRequest, WebhookRequest, sender_for
+from receiver_conformance.reference.senders import Event, RefusedRequest, WebhookRequest, sender_for
 
 SECRET = {"token": b"unused-token"}
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from harness.controlplane.crds import ensure_crds
-from reference.senders import RECEIVER_TYPES, UnsupportedType, sender_for
-from reference.senders.google_keys import GOOGLE_CERTS_URL, StaticKeySource, UrlKeySource
+from receiver_conformance.controlplane.crds import ensure_crds
+from receiver_conformance.reference.senders import RECEIVER_TYPES, UnsupportedType, sender_for
+from receiver_conformance.reference.senders.google_keys import (
+    GOOGLE_CERTS_URL,
+    StaticKeySource,
+    UrlKeySource,
+)
 
 
 def crd_receiver_types() -> set[str]:

@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from reference.senders import Event, RefusedRequest, WebhookRequest, sender_for
+from receiver_conformance.reference.senders import Event, RefusedRequest, WebhookRequest, sender_for
 
 TOKEN = b"d2b2ad9e3b1ca4e4a4d1ab2b84d8a1b7f2e5f7c1"
 SECRET = {"token": TOKEN}

@@ -9,10 +9,10 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from reference import api
-from reference.index import Index
-from reference.metrics import Metrics
-from reference.server import Limits, ReceiverServer
+from receiver_conformance.reference import api
+from receiver_conformance.reference.index import Index
+from receiver_conformance.reference.metrics import Metrics
+from receiver_conformance.reference.server import Limits, ReceiverServer
 
 from .server_support import TOKEN, StubAnnotator, index_with, receiver_object, stub_senders
 

@@ -1,0 +1,294 @@
+"""pytest plugin that records each scenario's steps and outcome into ``results.json``.
+
+Enabled with ``-p receiver_conformance.report.collector``. Options:
+
+``--results-json PATH``  where to write the results (nothing is written without it)
+``--live-fd N``          a file descriptor that gets one line per finished scenario
+
+The lead's target plugin may call :func:`record_target` so the results name the target
+and its capabilities; without it the report infers them from the scenarios' outcomes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
+from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+from receiver_conformance.report import evidence, model, timings
+
+RESULTS_SCHEMA = 1
+
+_STEPS_KEY = pytest.StashKey[list[dict[str, Any]]]()
+_SCENARIO_KEY = pytest.StashKey[Scenario]()
+_REPORTS_KEY = pytest.StashKey[list[pytest.TestReport]]()
+_TARGET_KEY = pytest.StashKey[dict[str, Any]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("receiver-conformance report")
+    group.addoption("--results-json", default=None, help="write scenario results to this file")
+    group.addoption("--live-fd", type=int, default=None, help="write a line per scenario here")
+
+
+def record_target(
+    config: pytest.Config,
+    name: str,
+    capabilities: set[str] | frozenset[str],
+    details: dict[str, str] | None = None,
+) -> None:
+    """Name the target the scenarios run against, for the report."""
+    config.stash[_TARGET_KEY] = {
+        "name": name,
+        "capabilities": sorted(capabilities),
+        "details": dict(details or {}),
+    }
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--results-json", default=None)
+    live_fd = config.getoption("--live-fd", default=None)
+    if path or live_fd is not None:
+        config.pluginmanager.register(ResultsCollector(config, path, live_fd), "rc-results")
+
+
+class ResultsCollector:
+    """Gathers scenario results during the session and writes them at its end."""
+
+    def __init__(self, config: pytest.Config, path: str | None, live_fd: int | None) -> None:
+        self.config = config
+        self.path = Path(path) if path else None
+        self.live = os.fdopen(live_fd, "w", buffering=1, encoding="utf-8") if live_fd else None
+        self.scenarios: list[dict[str, Any]] = []
+        self.features: dict[str, dict[str, Any]] = {}
+        self.started = datetime.now(UTC)
+        self.clock = time.monotonic()
+
+    # pytest-bdd hooks: one record per step, in the order they ran.
+
+    @pytest.hookimpl
+    def pytest_bdd_before_scenario(
+        self, request: pytest.FixtureRequest, feature: Feature, scenario: Scenario
+    ) -> None:
+        request.node.stash[_SCENARIO_KEY] = scenario
+        request.node.stash[_STEPS_KEY] = []
+
+    @pytest.hookimpl
+    def pytest_bdd_before_step(self, request: pytest.FixtureRequest, step: Step) -> None:
+        steps = request.node.stash.setdefault(_STEPS_KEY, [])
+        steps.append({"line": step.line_number, "status": "running", "start": time.monotonic()})
+
+    @pytest.hookimpl
+    def pytest_bdd_after_step(self, request: pytest.FixtureRequest) -> None:
+        self._finish_step(request.node, "passed")
+
+    @pytest.hookimpl
+    def pytest_bdd_step_error(self, request: pytest.FixtureRequest, exception: Exception) -> None:
+        self._finish_step(request.node, "failed", exception)
+
+    @pytest.hookimpl
+    def pytest_bdd_step_func_lookup_error(
+        self, request: pytest.FixtureRequest, step: Step, exception: Exception
+    ) -> None:
+        steps = request.node.stash.setdefault(_STEPS_KEY, [])
+        steps.append(
+            {
+                "line": step.line_number,
+                "status": "undefined",
+                "duration": 0.0,
+                "error": f"no step definition matches: {step.keyword} {step.name}",
+            }
+        )
+
+    def _finish_step(self, item: pytest.Item, status: str, exc: Exception | None = None) -> None:
+        steps = item.stash.get(_STEPS_KEY, [])
+        if not steps or steps[-1]["status"] != "running":
+            return
+        current = steps[-1]
+        current["status"] = status
+        current["duration"] = time.monotonic() - current.pop("start")
+        if exc is not None:
+            current["error"] = _one_line(exc)
+
+    # pytest hooks: outcome per test item.
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        outcome = yield
+        item.stash.setdefault(_REPORTS_KEY, []).append(outcome.get_result())
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        protocol = yield
+        if protocol.excinfo is not None:
+            return  # the session is ending (pytest.exit, Ctrl-C): the scenario did not run
+        template = _template_of(item)
+        if template is None:
+            return  # not a scenario: a plain test that happens to be collected
+        record = self._record(item, template)
+        self.scenarios.append(record)
+        self._print_live(record)
+
+    def _record(self, item: pytest.Item, template: ScenarioTemplate) -> dict[str, Any]:
+        reports = item.stash.get(_REPORTS_KEY, [])
+        outcome, skip_reason, error = _outcome(reports)
+        example = _example_of(item)
+        scenario = item.stash.get(_SCENARIO_KEY, None) or template.render(example)
+        feature = template.feature
+        self.features.setdefault(feature.rel_filename, feature_record(feature))
+        return {
+            "id": item.nodeid,
+            "feature": feature.name,
+            "feature_file": feature.rel_filename,
+            "name": scenario.name,
+            "description": scenario.description.strip(),
+            "line": scenario.line_number,
+            "tags": sorted(template.tags | feature.tags),
+            "example": example,
+            "steps": _steps(scenario.steps, item.stash.get(_STEPS_KEY, []), outcome),
+            "outcome": outcome,
+            "duration": round(sum(r.duration for r in reports), 4),
+            "skip_reason": skip_reason,
+            "error": error,
+            "evidence": evidence.collected(item) if outcome == "failed" else [],
+            "timings": timings.collected(item),
+        }
+
+    def _print_live(self, record: dict[str, Any]) -> None:
+        if self.live is None:
+            return
+        with contextlib.suppress(OSError):
+            self.live.write(json.dumps(live_event(record)) + "\n")
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if self.path is not None:
+            results = {
+                "schema": RESULTS_SCHEMA,
+                "started": self.started.isoformat(timespec="seconds"),
+                "duration": round(time.monotonic() - self.clock, 3),
+                "pytest_exit_status": int(exitstatus),
+                "target": self.config.stash.get(_TARGET_KEY, None),
+                "features": list(self.features.values()),
+                "scenarios": self.scenarios,
+            }
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+        if self.live is not None:
+            with contextlib.suppress(OSError):
+                self.live.close()
+
+
+def feature_record(feature: Feature) -> dict[str, Any]:
+    """The parts of a feature the report shows."""
+    return {
+        "file": feature.rel_filename,
+        "name": feature.name,
+        "description": feature.description.strip(),
+        "tags": sorted(feature.tags),
+        "line": feature.line_number,
+    }
+
+
+def step_record(step: Step, status: str, duration: float | None = None) -> dict[str, Any]:
+    """One step as the report shows it."""
+    record: dict[str, Any] = {
+        "keyword": step.keyword.strip(),
+        "text": step.name,
+        "line": step.line_number,
+        "status": status,
+        "duration": round(duration, 4) if duration is not None else None,
+    }
+    if step.docstring is not None:
+        record["docstring"] = step.docstring
+    if step.datatable is not None:
+        record["datatable"] = [[cell.value for cell in row.cells] for row in step.datatable.rows]
+    return record
+
+
+def live_event(record: dict[str, Any]) -> dict[str, Any]:
+    """The few fields the CLI prints as a scenario finishes."""
+    return {
+        "feature": record["feature"],
+        "name": model.display_name(record),
+        "outcome": record["outcome"],
+        "duration": record["duration"],
+        "skip_reason": record["skip_reason"],
+        "error": record["error"],
+    }
+
+
+def _steps(steps: list[Step], ran: list[dict[str, Any]], outcome: str) -> list[dict[str, Any]]:
+    """Each step with the status it reached; steps never reached are 'skipped'."""
+    records = []
+    for index, step in enumerate(steps):
+        if index < len(ran):
+            state = ran[index]
+            status = "failed" if state["status"] == "running" else state["status"]
+            record = step_record(step, status, state.get("duration"))
+            if "error" in state:
+                record["error"] = state["error"]
+        else:
+            record = step_record(step, "skipped")
+        records.append(record)
+    return records
+
+
+def _outcome(reports: list[pytest.TestReport]) -> tuple[str, str | None, str | None]:
+    """(outcome, skip reason, error) from the setup, call and teardown reports."""
+    for report in reports:
+        if report.failed:
+            return "failed", None, _error_text(report)
+    for report in reports:
+        if report.skipped:
+            return "skipped", _skip_reason(report), None
+    if not reports:
+        return "failed", None, "the scenario did not run"
+    return "passed", None, None
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+        return reason.removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _error_text(report: pytest.TestReport) -> str:
+    phase = "" if report.when == "call" else f"error in {report.when}: "
+    crash = getattr(report.longrepr, "reprcrash", None)
+    summary = crash.message if crash is not None else str(report.longrepr)
+    return phase + summary.strip()
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return f"{type(exc).__name__}: {text}"
+
+
+def _template_of(item: pytest.Item) -> ScenarioTemplate | None:
+    obj: Callable[..., object] | None = getattr(item, "obj", None)
+    if obj is None:
+        return None
+    try:
+        return scenario_wrapper_template_registry.get(obj)
+    except TypeError:
+        return None
+
+
+def _example_of(item: pytest.Item) -> dict[str, str]:
+    callspec = getattr(item, "callspec", None)
+    if callspec is None:
+        return {}
+    example = callspec.params.get("_pytest_bdd_example", {})
+    return dict(example) if isinstance(example, dict) else {}

@@ -1,0 +1,82 @@
+"""Known deviations: failures of a real implementation that the suite explains.
+
+A deviation names an implementation (`organization/project`), the versions it was seen in,
+a scenario (its display name, as the reports show it), the cause and an upstream link. The
+scenario still counts as failed everywhere; the reports add the cause next to it, and the
+run passes when every failure is a known deviation of the implementation under test. A
+deviation that no longer fails is reported, so the list cannot go stale unnoticed.
+
+    - implementation: fluxcd/notification-controller
+      versions: [v1.9.3]
+      scenario: 'A delivery ... [variant=without a signature]'
+      cause: ...
+      upstream: https://github.com/...
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from receiver_conformance.report import model
+from receiver_conformance.report.entries import load_entries
+
+FIELDS = ("implementation", "versions", "scenario", "cause")
+
+
+class DeviationsError(Exception):
+    """A deviations file that cannot be read or lacks a field."""
+
+
+@dataclass(frozen=True)
+class Deviation:
+    implementation: str
+    versions: tuple[str, ...]
+    scenario: str
+    cause: str
+    upstream: str | None = None
+
+    def applies_to(self, implementation: dict[str, Any]) -> bool:
+        name = "/".join(p for p in (implementation.get("organization"),
+                                    implementation.get("project")) if p)
+        version = implementation.get("version")
+        return name == self.implementation and (version is None or version in self.versions)
+
+
+def load(path: Path) -> list[Deviation]:
+    """Every deviation of a YAML file (a list of mappings with FIELDS and `upstream`)."""
+    return [Deviation(entry["implementation"], tuple(entry["versions"]), entry["scenario"],
+                      entry["cause"], entry.get("upstream"))
+            for entry in load_entries(path, "deviation", FIELDS, DeviationsError)]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    explained: int  # failures that are known deviations
+    unexplained: int  # failures nobody explained
+    stale: list[Deviation]  # known deviations whose scenario ran and did not fail
+
+
+def mark(results: dict[str, Any], known: list[Deviation]) -> Verdict:
+    """Attach `deviation` (cause, upstream) to each failed scenario a deviation explains."""
+    implementation = (results.get("run") or {}).get("implementation") or {}
+    relevant = {d.scenario: d for d in known if d.applies_to(implementation)}
+    explained = unexplained = 0
+    stale = []
+    by_name = {model.display_name(s): s for s in results["scenarios"]}
+    for scenario in results["scenarios"]:
+        if scenario["outcome"] != "failed":
+            continue
+        deviation = relevant.get(model.display_name(scenario))
+        if deviation is None:
+            unexplained += 1
+            continue
+        explained += 1
+        scenario["deviation"] = {"cause": deviation.cause, "upstream": deviation.upstream}
+    for name, deviation in relevant.items():
+        scenario = by_name.get(name)
+        if scenario is not None and scenario["outcome"] == "passed":
+            stale.append(deviation)
+    results.setdefault("run", {})["known_deviations"] = explained
+    return Verdict(explained, unexplained, stale)

@@ -1,0 +1,138 @@
+"""Run the scenarios under pytest in a child process and follow them as they finish."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from receiver_conformance import distribution
+from receiver_conformance.controlplane.processes import stop_process
+from receiver_conformance.invocation import pytest_argv
+
+PROFILE_MARKERS = {
+    "core": "core",
+    "extended": "core or extended",
+    "all": None,
+}
+
+
+@dataclass
+class RunRequest:
+    """What to run, against what, and where the reports go."""
+
+    target: str
+    profile: str
+    report_dir: Path
+    steps_dir: Path
+    tags: str | None = None
+    kubeconfig: Path | None = None
+    receiver_url: str | None = None
+    namespace: str | None = None
+    implementation: dict[str, str] = field(default_factory=dict)
+    pytest_args: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunOutcome:
+    pytest_exit_status: int
+    wall_time: float
+    log: Path
+    results: Path
+
+
+def marker_expression(profile: str, tags: str | None) -> str | None:
+    """The pytest -m expression for a profile and an optional tag expression."""
+    if profile not in PROFILE_MARKERS:
+        raise ValueError(f"unknown profile {profile!r}")
+    parts = [p for p in (PROFILE_MARKERS[profile], tags) if p]
+    if not parts:
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    return " and ".join(f"({p})" for p in parts)
+
+
+def pytest_command(request: RunRequest, live_fd: int) -> list[str]:
+    """The command line of the child pytest."""
+    out = request.report_dir
+    command = [
+        *pytest_argv(request.steps_dir),
+        "-p", "receiver_conformance.report.collector",
+        f"--target={request.target}",
+        f"--results-json={out / 'results.json'}",
+        f"--live-fd={live_fd}",
+        f"--junitxml={out / 'junit.xml'}",
+        f"--cucumberjson={out / 'cucumber.json'}",
+        "--color=no",
+        "-q",
+    ]  # fmt: skip
+    expression = marker_expression(request.profile, request.tags)
+    if expression:
+        command += ["-m", expression]
+    if request.kubeconfig is not None:
+        command.append(f"--kubeconfig={request.kubeconfig}")
+    if request.receiver_url:
+        command.append(f"--receiver-url={request.receiver_url}")
+    if request.namespace:
+        command.append(f"--work-namespace={request.namespace}")
+    return command + list(request.pytest_args)
+
+
+def run_pytest(request: RunRequest, on_scenario: Callable[[dict[str, Any]], None]) -> RunOutcome:
+    """Run the child pytest, calling on_scenario as each scenario finishes."""
+    request.report_dir.mkdir(parents=True, exist_ok=True)
+    results = request.report_dir / "results.json"
+    results.unlink(missing_ok=True)
+    log = request.report_dir / "pytest.log"
+    read_fd, write_fd = os.pipe()
+    started = time.monotonic()
+    with log.open("wb") as log_file:
+        try:
+            child = subprocess.Popen(
+                pytest_command(request, write_fd),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                pass_fds=(write_fd,),
+            )
+        finally:
+            os.close(write_fd)
+        try:
+            with os.fdopen(read_fd, encoding="utf-8", errors="replace") as events:
+                for line in events:
+                    with contextlib.suppress(ValueError):
+                        on_scenario(json.loads(line))
+            status = child.wait()
+        except KeyboardInterrupt:
+            _stop(child)
+            raise
+    return RunOutcome(status, time.monotonic() - started, log, results)
+
+
+def run_metadata(request: RunRequest, started: datetime, wall_time: float) -> dict[str, Any]:
+    """The 'run' section of results.json: who, what, when."""
+    return {
+        "implementation": dict(request.implementation),
+        "target": request.target,
+        "profile": request.profile,
+        "tags": request.tags,
+        "suite": {"version": distribution.version(), "commit": distribution.commit()},
+        "date": started.astimezone(UTC).isoformat(timespec="seconds"),
+        "wall_time": round(wall_time, 3),
+    }
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """Give the child pytest time to tear its fixtures down, then end it."""
+    try:
+        child.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        stop_process(child, grace=10)

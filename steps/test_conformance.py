@@ -1,7 +1,0 @@
-"""Binds every feature file to pytest: one test per scenario (and per example row)."""
-
-from pytest_bdd import scenarios
-
-from harness.paths import FEATURES
-
-scenarios(str(FEATURES))
