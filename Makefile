@@ -110,9 +110,11 @@ mutation: binaries $(VENV)/.mutation-installed
 test: binaries
 	$(PY) -m pytest tests receiver_conformance/steps
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 lint: venv
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 bench: binaries
 	$(PY) -m bench.controlplane

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
-from receiver_conformance import distribution, versions
+from receiver_conformance import config, distribution, versions
+from receiver_conformance.capabilities import KNOWN_CAPABILITIES
+from receiver_conformance.config import ConfigError, RunConfig
 from receiver_conformance.paths import (
     FEATURES,
     FLUX_DEVIATIONS,
@@ -20,13 +21,9 @@ from receiver_conformance.paths import (
 from receiver_conformance.report import deviations, matrix, model, verified, write_reports
 from receiver_conformance.report.features import FeatureFileError, not_run_results
 from receiver_conformance.report.html import render_html
-from receiver_conformance.report.preflight import Unreachable, check_external
 from receiver_conformance.report.runner import RunRequest, run_metadata, run_pytest
-from receiver_conformance.targets.base import (
-    KNOWN_CAPABILITIES,
-    UnknownCapability,
-    parse_capabilities,
-)
+from receiver_conformance.targets import registry
+from receiver_conformance.targets.preflight import Unreachable, check_external
 
 EXIT_OK = 0
 EXIT_NOT_PASSED = 1
@@ -177,93 +174,7 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
         "passed; 1 otherwise; 2 on bad usage or an unreachable target. Arguments after "
         "'--' go to pytest unchanged (e.g. -- -x to stop at the first failure).",
     )
-    run.add_argument(
-        "--target",
-        choices=("embedded", "flux", "kind", "node", "external"),
-        default="embedded",
-        help="where the receiver runs (default: embedded)",
-    )
-    run.add_argument(
-        "--profile",
-        choices=("core", "extended", "all"),
-        default="core",
-        help="core: @core only; extended: @core and @extended; all: every scenario (default: core)",
-    )
-    run.add_argument(
-        "--tags",
-        metavar="EXPR",
-        help="extra pytest marker expression over the tags, e.g. 'not cap-traffic'",
-    )
-    run.add_argument(
-        "--report-dir",
-        type=Path,
-        default=Path("conformance-report"),
-        help="where the reports go (default: ./conformance-report)",
-    )
-    run.add_argument(
-        "--implementation",
-        metavar="NAME",
-        help="the receiver under test, as ORGANIZATION/PROJECT or PROJECT",
-    )
-    run.add_argument("--implementation-version", metavar="V", help="its version")
-    run.add_argument(
-        "--known-deviations", type=Path, metavar="FILE",
-        help="failures of the implementation explained by a cause (YAML); the run passes "
-        "when every failure is one of them (default when the receiver is Flux's, --target "
-        "flux or --target node --notification-controller: receiver_conformance/flux/deviations.yaml)",
-    )
-    run.add_argument("--implementation-url", metavar="URL", help="its home page")
-    run.add_argument(
-        "--notification-controller", metavar="VERSION",
-        choices=tuple(versions.NOTIFICATION_RELEASES),
-        help="flux, and node instead of the reference: the notification-controller release "
-        "under test, one of "
-        + ", ".join(versions.NOTIFICATION_RELEASES)
-        + f" (default: {versions.FLUX_MODULES['notification-controller'][1]}, Flux "
-        f"{versions.FLUX_RELEASE}'s); built with its own CRDs on first use",
-    )
-    run.add_argument(
-        "--kubeconfig",
-        type=Path,
-        help="external: kubeconfig of the cluster the receiver watches (default: $KUBECONFIG)",
-    )
-    run.add_argument(
-        "--receiver-url",
-        metavar="URL",
-        help="external: base URL of the receiver; hook paths are appended",
-    )
-    run.add_argument(
-        "--namespace", metavar="N", help="external: a namespace to work in instead of fresh ones"
-    )
-    run.add_argument(
-        "--capability",
-        dest="capabilities",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="external: a capability the target has that the suite cannot probe (repeatable; "
-        "env RC_CAPABILITIES, comma-separated); see 'receiver-conformance list'",
-    )
-    run.add_argument(
-        "--no-probe", action="store_true",
-        help="external: the declared capabilities are all it has; skip the probes (a deployed "
-        "receiver, a source controller answering a reconcile request)",
-    )
-    run.add_argument(
-        "--receiver-namespace",
-        metavar="N",
-        help="external: the namespace of the receiver's Deployment and Service "
-        "(default: flux-system)",
-    )
-    run.add_argument(
-        "--receiver-log",
-        metavar="FILE",
-        help="external: the file the receiver writes its log to; the log scenarios read it "
-        "(capability receiver-log)",
-    )
-    run.add_argument(
-        "--fail-on-skip", action="store_true", help="exit 1 when any selected scenario was skipped"
-    )
+    config.add_options(run.add_argument)
     run.add_argument("--steps", type=Path, default=STEPS, help=argparse.SUPPRESS)
     run.set_defaults(handler=command_run)
 
@@ -342,50 +253,33 @@ def _add_node_commands(commands: argparse._SubParsersAction) -> None:
 
 
 def command_run(args: argparse.Namespace) -> int:
-    kubeconfig = args.kubeconfig
-    if kubeconfig is None and args.target == "external" and os.environ.get("KUBECONFIG"):
-        kubeconfig = Path(os.environ["KUBECONFIG"].split(os.pathsep)[0])
-    declared = args.capabilities or [os.environ.get("RC_CAPABILITIES", "")]
     try:
-        capabilities = parse_capabilities(declared)
-    except UnknownCapability as exc:
-        return _fail(EXIT_USAGE, f"--capability: {exc}")
-    if capabilities and args.target != "external":
-        return _fail(EXIT_USAGE, "--capability is for --target external; the embedded and "
-                     "kind targets know their own capabilities")
-    if args.no_probe and args.target != "external":
-        return _fail(EXIT_USAGE, "--no-probe is for --target external")
-    if args.receiver_log and args.target != "external":
-        return _fail(EXIT_USAGE, "--receiver-log is for --target external")
-    if args.receiver_log and not Path(args.receiver_log).expanduser().is_file():
-        return _fail(EXIT_USAGE, f"--receiver-log {args.receiver_log}: no such file")
-    if args.notification_controller and args.target not in ("flux", "node"):
-        return _fail(EXIT_USAGE, "--notification-controller is for --target flux or node")
-    if args.target == "external":
+        cfg = registry.validate(config.resolve(vars(args)))
+    except ConfigError as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    if cfg.target == "external":
         try:
-            check_external(kubeconfig, args.receiver_url)
+            check_external(cfg.kubeconfig, cfg.receiver_url)
         except Unreachable as exc:
             return _fail(EXIT_USAGE, str(exc))
     if not args.steps.is_dir():
         return _fail(EXIT_USAGE, f"steps directory not found: {args.steps}")
-    report_dir = args.report_dir.resolve()
+    report_dir = cfg.report_dir.resolve()
     request = RunRequest(
-        target=args.target,
-        profile=args.profile,
-        tags=args.tags,
+        target=cfg.target,
+        profile=cfg.profile,
+        tags=cfg.tags,
+        receiver=cfg.receiver,
         report_dir=report_dir,
         steps_dir=args.steps.resolve(),
-        kubeconfig=kubeconfig.resolve() if kubeconfig else None,
-        receiver_url=args.receiver_url,
-        namespace=args.namespace,
-        implementation=_implementation(args),
-        pytest_args=_kind_implementation(args) + _external_options(args, capabilities)
-        + _flux_options(args) + args.pytest_args,
+        implementation=_implementation(cfg),
+        pytest_args=config.pytest_args(cfg) + args.pytest_args,
     )
     started = datetime.now(UTC)
     print(
-        f"receiver-conformance: target {args.target}, profile {args.profile}"
-        + (f", tags {args.tags}" if args.tags else ""),
+        f"receiver-conformance: target {cfg.target}"
+        + (f", receiver {cfg.receiver}" if cfg.receiver else "")
+        + f", profile {cfg.profile}" + (f", tags {cfg.tags}" if cfg.tags else ""),
         flush=True,
     )
     try:
@@ -403,7 +297,7 @@ def command_run(args: argparse.Namespace) -> int:
     except model.ResultsError as exc:
         return _fail(EXIT_USAGE, str(exc))
     results["run"] = run_metadata(request, started, outcome.wall_time)
-    known_file = args.known_deviations or (FLUX_DEVIATIONS if _runs_flux(args) else None)
+    known_file = cfg.known_deviations or (FLUX_DEVIATIONS if cfg.runs_flux else None)
     try:
         verdict = deviations.mark(results, deviations.load(known_file) if known_file else [])
     except deviations.DeviationsError as exc:
@@ -433,7 +327,7 @@ def command_run(args: argparse.Namespace) -> int:
         and counts.passed > 0
         and (outcome.pytest_exit_status in (0, 5)
              or (outcome.pytest_exit_status == 1 and verdict.explained == counts.failed))
-        and not (args.fail_on_skip and counts.skipped)
+        and not (cfg.fail_on_skip and counts.skipped)
     )
     return EXIT_OK if passed else EXIT_NOT_PASSED
 
@@ -526,7 +420,7 @@ def command_matrix(args: argparse.Namespace) -> int:
 
 
 def command_cluster(args: argparse.Namespace) -> int:
-    from receiver_conformance.controlplane import cluster
+    from receiver_conformance.standalone import plane as cluster
 
     action = getattr(cluster, f"cluster_{args.action}")
     try:
@@ -539,7 +433,7 @@ def command_cluster(args: argparse.Namespace) -> int:
 
 
 def command_node(args: argparse.Namespace) -> int:
-    from receiver_conformance.node import cluster
+    from receiver_conformance.standalone import node as cluster
 
     try:
         if args.action == "up":
@@ -565,55 +459,26 @@ def main(argv: list[str] | None = None) -> int:
     return args.handler(args)
 
 
-def _external_options(args: argparse.Namespace, capabilities: frozenset[str]) -> list[str]:
-    """Declared capabilities and the receiver's namespace, as pytest options."""
-    options = [f"--capability={name}" for name in sorted(capabilities)]
-    if args.receiver_namespace:
-        options.append(f"--receiver-namespace={args.receiver_namespace}")
-    if args.receiver_log:
-        options.append(f"--receiver-log={args.receiver_log}")
-    if args.no_probe:
-        options.append("--no-probe")
-    return options
-
-
-def _flux_options(args: argparse.Namespace) -> list[str]:
-    """The notification-controller release the flux target runs, as a pytest option."""
-    version = args.notification_controller
-    return [f"--notification-controller={version}"] if version else []
-
-
-def _runs_flux(args: argparse.Namespace) -> bool:
-    """Whether the receiver under test is Flux's notification-controller, run by the suite."""
-    return args.target == "flux" or (args.target == "node" and bool(args.notification_controller))
-
-
-def _kind_implementation(args: argparse.Namespace) -> list[str]:
-    """On kind, `--implementation reference|flux` also chooses what the target installs."""
-    name = (args.implementation or "").rpartition("/")[2].lower()
-    if args.target == "kind" and name in ("reference", "flux"):
-        return [f"--kind-implementation={name}"]
-    return []
-
-
-def _implementation(args: argparse.Namespace) -> dict[str, str]:
+def _implementation(cfg: RunConfig) -> dict[str, str]:
+    """The implementation under test, for the report: as given, else the receiver the suite
+    runs (the reference, or Flux's notification-controller at its release)."""
     impl: dict[str, str] = {}
-    name = args.implementation
-    if not name and args.target in ("embedded", "node") and not _runs_flux(args):
-        name = "receiver-conformance/reference"  # their receiver unless told otherwise
-    if not name and _runs_flux(args):
+    name = cfg.implementation
+    if not name and cfg.receiver == "reference":
+        name = "receiver-conformance/reference"
+    if not name and cfg.runs_flux:
         module, version = versions.FLUX_MODULES["notification-controller"]
         name = module.removeprefix("github.com/")
-        impl.setdefault("version", args.notification_controller or version)
+        impl["version"] = cfg.notification_controller or version
     if name:
         organization, _, project = name.rpartition("/")
         if organization:
             impl["organization"] = organization
         impl["project"] = project
-    if args.implementation_version:
-        impl["version"] = args.implementation_version
-    if args.implementation_url:
-        impl["url"] = args.implementation_url
+    if cfg.implementation_version:
+        impl["version"] = cfg.implementation_version
+    if cfg.implementation_url:
+        impl["url"] = cfg.implementation_url
     return impl
 
 

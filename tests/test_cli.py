@@ -163,8 +163,15 @@ def test_help_on_every_command(command: list[str], capsys: pytest.CaptureFixture
         (["run", "--receiver-log", "/etc/hostname"], "--receiver-log is for --target external"),
         (["run", "--target", "external", "--receiver-log", "/nonexistent/receiver.log"],
          "--receiver-log /nonexistent/receiver.log: no such file"),
-        (["run", "--notification-controller", "v1.6.0"],
+        (["run", "--target", "kind", "--notification-controller", "v1.6.0"],
          "--notification-controller is for --target flux or node"),
+        (["run", "--target", "external", "--receiver", "flux"],
+         "--receiver flux: --target external tests the receiver you run"),
+        (["run", "--target", "flux", "--receiver", "reference"], "contradicts it"),
+        (["run", "--receiver-url", "http://127.0.0.1:9292"],
+         "--receiver-url is for --target external"),
+        (["run", "--target", "node", "--reference-arg=--no-cross-namespace-refs"],
+         "--reference-arg is for the reference receiver on --target embedded"),
         (["run", "--target", "flux", "--notification-controller", "v0.1.0"],
          "invalid choice: 'v0.1.0'"),
         (["matrix", "/nonexistent/run"], "/nonexistent/run"),
@@ -175,6 +182,29 @@ def test_bad_usage_is_one_line_and_exit_2(argv: list[str], says: str) -> None:
     assert done.returncode == 2
     assert says in one_line_error(done.stderr)
     assert done.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("environ", "says"),
+    [
+        ({"RC_TARGET": "nowhere"}, "RC_TARGET='nowhere': must be one of embedded, flux"),
+        ({"RC_NO_PROBE": "maybe", "RC_TARGET": "external"}, "RC_NO_PROBE='maybe': expected"),
+        ({"RC_RECEIVER_URL": "http://127.0.0.1:9292"}, "RC_RECEIVER_URL is for --target external"),
+        ({"RC_TARGET": "kind", "RC_NOTIFICATION_CONTROLLER": "v1.6.0"},
+         "RC_NOTIFICATION_CONTROLLER is for --target flux or node"),
+        ({"RC_PROFILE": "most"}, "RC_PROFILE='most': must be one of core, extended, all"),
+        ({"RC_TARGET": "external", "RC_KUBECONFIG": "/nonexistent/kubeconfig",
+          "RC_RECEIVER_URL": "http://127.0.0.1:9"}, "/nonexistent/kubeconfig"),
+        ({"RC_REFERENCE_ARGS": "'unbalanced"}, "RC_REFERENCE_ARGS: No closing quotation"),
+    ],
+)
+def test_a_bad_rc_variable_is_one_line_and_exit_2(environ: dict[str, str], says: str) -> None:
+    """`run` reads its RC_* variables: a bad one is named, as a bad flag would be."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RC_")}
+    done = subprocess.run([*CLI, "run"], capture_output=True, text=True, cwd=REPO_ROOT,
+                          env={**env, **environ}, timeout=60)
+    assert done.returncode == 2, done.stdout[-2000:]
+    assert says in one_line_error(done.stderr)
 
 
 def test_an_unknown_capability_in_the_environment_is_exit_2() -> None:
@@ -200,7 +230,7 @@ def test_declared_capabilities_go_to_pytest() -> None:
     args = build_parser().parse_args(["run", "--target", "external", "--capability", "traffic",
                                       "--capability", "source-controller,gcr-test-keys",
                                       "--receiver-namespace", "flux"])
-    from receiver_conformance.targets.base import parse_capabilities
+    from receiver_conformance.capabilities import parse_capabilities
 
     assert _external_options(args, parse_capabilities(args.capabilities)) == [
         "--capability=gcr-test-keys", "--capability=source-controller", "--capability=traffic",

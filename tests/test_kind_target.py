@@ -306,7 +306,8 @@ def test_workflow_runs_both_implementations_on_kind():
     assert job["strategy"]["matrix"]["implementation"] == ["reference", "flux"]
     run = " ".join(s.get("run", "") for s in job["steps"])
     assert "receiver-conformance run --target kind" in run
-    assert "--implementation ${{ matrix.implementation }}" in run
+    assert "--receiver ${{ matrix.implementation }}" in run
+    assert "pip install '.[reference]'" in run
     assert "--report-dir reports" in run
     assert versions.KIND in run and versions.FLUX.lstrip("v") in " ".join(
         str(s.get("with", "")) for s in job["steps"]) + run

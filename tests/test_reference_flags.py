@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from receiver_conformance.conformance import reference_args, skip_reason
+from receiver_conformance.conformance import skip_reason
 from receiver_conformance.reference import api
 from receiver_conformance.reference.annotate import KubeAnnotator
 from receiver_conformance.reference.senders.base import WebhookRequest
@@ -24,15 +24,6 @@ from receiver_conformance.targets.embedded import flag_capabilities
 ])
 def test_flags_give_capabilities(args: list[str], expected: set[str]) -> None:
     assert flag_capabilities(args) == expected
-
-
-def test_reference_args_come_from_the_option_else_the_environment(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("RC_REFERENCE_ARGS", "--no-cross-namespace-refs --log-level debug")
-    config = SimpleNamespace(getoption=lambda name, default=None: [])
-    assert reference_args(config) == ["--no-cross-namespace-refs", "--log-level", "debug"]
-    config = SimpleNamespace(getoption=lambda name, default=None: ["--x"])
-    assert reference_args(config) == ["--x"]
 
 
 class Item:

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
+from receiver_conformance.capabilities import KNOWN_CAPABILITIES
 from receiver_conformance.report import model, write_reports
 from receiver_conformance.report.conformance import API_VERSION, KIND, conformance_report
 from receiver_conformance.report.markdown import render_markdown
-from receiver_conformance.targets.base import KNOWN_CAPABILITIES
 
 RECORDED = Path(__file__).parent / "data" / "recorded_run" / "results.json"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from receiver_conformance.paths import FIXTURES, REFERENCE_DEPLOY
 from receiver_conformance.routes import (
     Objects,
     RouteError,
@@ -17,8 +18,7 @@ from receiver_conformance.routes import (
     resolve_service,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-EXPOSURE = ROOT / "fixtures" / "exposure"
+EXPOSURE = FIXTURES / "exposure"
 HOST = "webhook-receiver.example.com"
 
 
@@ -47,7 +47,7 @@ def guide_objects() -> list[dict]:
     items = []
     for f in sorted(EXPOSURE.glob("*.yaml")):
         items += _docs(f)
-    items += _docs(ROOT / "reference" / "deploy" / "service.yaml", "flux-system")
+    items += _docs(REFERENCE_DEPLOY / "service.yaml", "flux-system")
     items.append(receiver_pod())
     items.append({"kind": "Pod", "metadata": {"name": "web", "namespace": "flux-system",
                                               "labels": {"app": "web"}}, "spec": {}})

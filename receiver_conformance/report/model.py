@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from receiver_conformance.targets.base import KNOWN_CAPABILITIES
+from receiver_conformance.capabilities import KNOWN_CAPABILITIES
 
 PROFILES = ("core", "extended")
 CAPABILITY_TAG_PREFIX = "cap-"

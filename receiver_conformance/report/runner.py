@@ -28,15 +28,14 @@ PROFILE_MARKERS = {
 class RunRequest:
     """What to run, against what, and where the reports go."""
 
-    target: str
+    target: str  # where, as shown in the report
     profile: str
     report_dir: Path
     steps_dir: Path
     tags: str | None = None
-    kubeconfig: Path | None = None
-    receiver_url: str | None = None
-    namespace: str | None = None
+    receiver: str | None = None  # what runs there: reference, flux; None: the user's own
     implementation: dict[str, str] = field(default_factory=dict)
+    # The target settings as the plugin's flags (config.pytest_args), then the user's own.
     pytest_args: list[str] = field(default_factory=list)
 
 
@@ -66,7 +65,6 @@ def pytest_command(request: RunRequest, live_fd: int) -> list[str]:
     command = [
         *pytest_argv(request.steps_dir),
         "-p", "receiver_conformance.report.collector",
-        f"--target={request.target}",
         f"--results-json={out / 'results.json'}",
         f"--live-fd={live_fd}",
         f"--junitxml={out / 'junit.xml'}",
@@ -77,12 +75,6 @@ def pytest_command(request: RunRequest, live_fd: int) -> list[str]:
     expression = marker_expression(request.profile, request.tags)
     if expression:
         command += ["-m", expression]
-    if request.kubeconfig is not None:
-        command.append(f"--kubeconfig={request.kubeconfig}")
-    if request.receiver_url:
-        command.append(f"--receiver-url={request.receiver_url}")
-    if request.namespace:
-        command.append(f"--work-namespace={request.namespace}")
     return command + list(request.pytest_args)
 
 
@@ -102,6 +94,7 @@ def run_pytest(request: RunRequest, on_scenario: Callable[[dict[str, Any]], None
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
                 pass_fds=(write_fd,),
+                env=_child_env(),
             )
         finally:
             os.close(write_fd)
@@ -122,12 +115,19 @@ def run_metadata(request: RunRequest, started: datetime, wall_time: float) -> di
     return {
         "implementation": dict(request.implementation),
         "target": request.target,
+        "receiver": request.receiver,
         "profile": request.profile,
         "tags": request.tags,
         "suite": {"version": distribution.version(), "commit": distribution.commit()},
         "date": started.astimezone(UTC).isoformat(timespec="seconds"),
         "wall_time": round(wall_time, 3),
     }
+
+
+def _child_env() -> dict[str, str]:
+    """This environment without the RC_* variables: the run configuration was resolved from
+    them already and reaches the child as flags, so nothing is read twice."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("RC_")}
 
 
 def _stop(child: subprocess.Popen[bytes]) -> None:

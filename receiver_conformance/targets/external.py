@@ -24,15 +24,11 @@ from pathlib import Path
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 
+from receiver_conformance.capabilities import parse_capabilities
 from receiver_conformance.controlplane.processes import file_tail
 from receiver_conformance.kube import Kube, api_client, wait_until
-from receiver_conformance.report.preflight import Unreachable, check_external
-from receiver_conformance.targets.base import (
-    RECEIVER_POD_LABELS,
-    RECEIVER_SERVICE,
-    Target,
-    parse_capabilities,
-)
+from receiver_conformance.targets.base import RECEIVER_POD_LABELS, RECEIVER_SERVICE, Target
+from receiver_conformance.targets.preflight import Unreachable, check_external
 
 EXPOSURE_KINDS = (
     ("networking.k8s.io/v1", "Ingress"),

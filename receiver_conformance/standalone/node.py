@@ -1,6 +1,6 @@
 """`receiver-conformance node up|down|env`: a node for the control plane of `cluster up`.
 
-`up` starts a small background process (`python -m receiver_conformance.node.cluster serve DIR`) that
+`up` starts a small background process (`python -m receiver_conformance.standalone.node serve DIR`) that
 owns the node and keeps it until `down` sends it SIGTERM; its state file tells the other
 commands where it is. The node's reaper removes it if that process dies; `cluster down`
 first takes the node down too.
@@ -13,11 +13,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from receiver_conformance import background
-from receiver_conformance.controlplane import cluster as control_plane
 from receiver_conformance.controlplane.pki import ControlPlanePKI, pki_in
 from receiver_conformance.gobuild import cache_root
 from receiver_conformance.node import packages
+from receiver_conformance.standalone import background
+from receiver_conformance.standalone import plane as control_plane
 
 UP_TIMEOUT = 900.0  # the first `up` on a machine builds kubelet, kube-proxy, kube-scheduler
 
@@ -66,7 +66,7 @@ def node_up(install_packages: bool = False) -> str:
         raise NodeCommandError(str(err)) from None
     directory = state_dir()
     try:
-        state = background.start("receiver_conformance.node.cluster", directory, UP_TIMEOUT)
+        state = background.start("receiver_conformance.standalone.node", directory, UP_TIMEOUT)
     except background.BackgroundError as err:
         raise NodeCommandError(f"the node did not start: {err} "
                                f"(see {directory / background.LOG_FILE})") from None
@@ -124,4 +124,4 @@ def serve(directory: Path) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve":
         sys.exit(serve(Path(sys.argv[2])))
-    sys.exit("usage: python -m receiver_conformance.node.cluster serve DIR")
+    sys.exit("usage: python -m receiver_conformance.standalone.node serve DIR")

@@ -1,7 +1,7 @@
 """`receiver-conformance cluster up|down|env`: an embedded control plane for manual use.
 
 `up` starts a small background server process
-(`python -m receiver_conformance.controlplane.cluster serve DIR`) that
+(`python -m receiver_conformance.standalone.plane serve DIR`) that
 owns the control plane and keeps it until `down` sends it SIGTERM. Its state file tells the
 other commands where it is.
 """
@@ -12,9 +12,9 @@ import signal
 import sys
 from pathlib import Path
 
-from receiver_conformance import background
 from receiver_conformance.controlplane.binaries import cache_dir
 from receiver_conformance.controlplane.plane import ControlPlane
+from receiver_conformance.standalone import background
 
 UP_TIMEOUT = 900.0  # the first `up` on a machine may build the binaries
 
@@ -37,7 +37,7 @@ def cluster_up() -> str:
     if running:
         return f"already running\nexport KUBECONFIG={running['kubeconfig']}"
     try:
-        state = background.start("receiver_conformance.controlplane.cluster", state_dir(), UP_TIMEOUT)
+        state = background.start("receiver_conformance.standalone.plane", state_dir(), UP_TIMEOUT)
     except background.BackgroundError as err:
         raise ClusterError(f"the control plane did not start: {err}") from None
     return f"control plane up at {state['server']}\nexport KUBECONFIG={state['kubeconfig']}"
@@ -48,7 +48,7 @@ def cluster_down() -> str:
     state = _state()
     if not state:
         return "no control plane is running"
-    from receiver_conformance.node.cluster import node_down
+    from receiver_conformance.standalone.node import node_down
 
     node_down()  # a node of this control plane goes first
     try:
@@ -85,4 +85,4 @@ def serve(directory: Path) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "serve":
         sys.exit(serve(Path(sys.argv[2])))
-    sys.exit("usage: python -m receiver_conformance.controlplane.cluster serve DIR")
+    sys.exit("usage: python -m receiver_conformance.standalone.plane serve DIR")
