@@ -25,6 +25,7 @@ from receiver_conformance.report.runner import RunRequest, run_metadata, run_pyt
 from receiver_conformance.targets import registry
 from receiver_conformance.targets.preflight import Unreachable, check_external
 
+FLUX_RECEIVER = "fluxcd/notification-controller"  # Flux's receiver, by --implementation
 EXIT_OK = 0
 EXIT_NOT_PASSED = 1
 EXIT_USAGE = 2
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_run_command(commands)
     _add_list_command(commands)
+    _add_crds_command(commands)
+    _add_gcr_keys_command(commands)
     _add_docs_command(commands)
     _add_cluster_commands(commands)
     _add_node_commands(commands)
@@ -179,6 +182,62 @@ def _add_run_command(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=command_run)
 
 
+def _add_crds_command(commands: argparse._SubParsersAction) -> None:
+    crds = commands.add_parser(
+        "crds",
+        help="print the Flux CRDs the suite is pinned to, for kubectl apply",
+        description="Print, as one YAML stream, Flux's CRDs at the versions the suite is "
+        "pinned to (taken from their Go modules once, then cached), e.g. "
+        "'receiver-conformance crds | kubectl apply --server-side -f -'.",
+    )
+    crds.add_argument("--gateway-api", action="store_true",
+                      help="Gateway API's standard CRDs too (for the exposure scenarios)")
+    crds.set_defaults(handler=command_crds)
+
+
+def command_crds(args: argparse.Namespace) -> int:
+    from receiver_conformance.controlplane.crds import CRDsNotFound, crd_files, ensure_crds
+
+    try:
+        files = crd_files(ensure_crds())
+    except CRDsNotFound as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    for path in files:
+        if args.gateway_api or not path.name.startswith("gateway.networking.k8s.io_"):
+            text = path.read_text(encoding="utf-8").strip()
+            print(text if text.startswith("---") else "---\n" + text)
+    return EXIT_OK
+
+
+def _add_gcr_keys_command(commands: argparse._SubParsersAction) -> None:
+    keys = commands.add_parser(
+        "gcr-keys",
+        help="write the Google ID-token test keys an external receiver can trust",
+        description="Write a signing key (DIR/signing-key.pem, mode 0600) and its public "
+        "JWKS (DIR/google-jwks.json). Start the receiver trusting the JWKS (the reference: "
+        "--google-jwks DIR/google-jwks.json), then run the external target with --gcr-keys "
+        "DIR: the gcr scenarios' tokens are signed with that key (capability gcr-test-keys). "
+        "An existing key in DIR is kept.",
+    )
+    keys.add_argument("directory", type=Path, metavar="DIR")
+    keys.set_defaults(handler=command_gcr_keys)
+
+
+def command_gcr_keys(args: argparse.Namespace) -> int:
+    from receiver_conformance.senders.gcr import TestGoogleIssuer
+
+    try:
+        if (args.directory / TestGoogleIssuer.KEY_FILE).exists():
+            issuer = TestGoogleIssuer.load(args.directory)
+        else:
+            issuer = TestGoogleIssuer()
+        jwks = issuer.save(args.directory)
+    except (OSError, ValueError) as exc:
+        return _fail(EXIT_USAGE, f"gcr-keys {args.directory}: {exc}")
+    print(jwks)
+    return EXIT_OK
+
+
 def _add_list_command(commands: argparse._SubParsersAction) -> None:
     listing = commands.add_parser(
         "list",
@@ -259,7 +318,7 @@ def command_run(args: argparse.Namespace) -> int:
         return _fail(EXIT_USAGE, str(exc))
     if cfg.target == "external":
         try:
-            check_external(cfg.kubeconfig, cfg.receiver_url)
+            check_external(cfg.kubeconfig, cfg.receiver_url, cfg.namespace)
         except Unreachable as exc:
             return _fail(EXIT_USAGE, str(exc))
     if not args.steps.is_dir():
@@ -297,7 +356,7 @@ def command_run(args: argparse.Namespace) -> int:
     except model.ResultsError as exc:
         return _fail(EXIT_USAGE, str(exc))
     results["run"] = run_metadata(request, started, outcome.wall_time)
-    known_file = cfg.known_deviations or (FLUX_DEVIATIONS if cfg.runs_flux else None)
+    known_file = cfg.known_deviations or (FLUX_DEVIATIONS if _tests_flux(cfg) else None)
     try:
         verdict = deviations.mark(results, deviations.load(known_file) if known_file else [])
     except deviations.DeviationsError as exc:
@@ -349,13 +408,16 @@ def command_list(args: argparse.Namespace) -> int:
     for name, meaning in sorted(KNOWN_CAPABILITIES.items()):
         print(f"  {name}: {meaning}")
     print()
-    counts = model.count(results["scenarios"])
+    scenarios = results["scenarios"]
     profiles = ", ".join(
-        f"{name} {len(members)}" for name, members in model.by_profile(results["scenarios"]).items()
+        f"{name} {sum(map(model.runs_of, members))}"
+        for name, members in model.by_profile(scenarios).items()
     )
+    runs = sum(map(model.runs_of, scenarios))
     print(
-        f"{len(results['features'])} features, {counts.total} scenarios"
-        + (f" ({profiles})" if profiles else "")
+        f"{len(results['features'])} features, {len(scenarios)} scenarios, {runs} runs "
+        "(an outline runs once per example row; pytest collects as many)"
+        + (f"; runs by profile: {profiles}" if profiles else "")
     )
     print(f"capabilities needed: {', '.join(sorted(needed)) or 'none'}")
     return EXIT_OK
@@ -459,6 +521,12 @@ def main(argv: list[str] | None = None) -> int:
     return args.handler(args)
 
 
+def _tests_flux(cfg: RunConfig) -> bool:
+    """The receiver under test is Flux's notification-controller: run by the suite, or named
+    by --implementation (an external target)."""
+    return cfg.runs_flux or (cfg.implementation or "").lower() == FLUX_RECEIVER
+
+
 def _implementation(cfg: RunConfig) -> dict[str, str]:
     """The implementation under test, for the report: as given, else the receiver the suite
     runs (the reference, or Flux's notification-controller at its release)."""
@@ -467,9 +535,9 @@ def _implementation(cfg: RunConfig) -> dict[str, str]:
     if not name and cfg.receiver == "reference":
         name = "receiver-conformance/reference"
     if not name and cfg.runs_flux:
-        module, version = versions.FLUX_MODULES["notification-controller"]
-        name = module.removeprefix("github.com/")
-        impl["version"] = cfg.notification_controller or version
+        name = FLUX_RECEIVER
+        impl["version"] = (cfg.notification_controller
+                           or versions.FLUX_MODULES["notification-controller"][1])
     if name:
         organization, _, project = name.rpartition("/")
         if organization:

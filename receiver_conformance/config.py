@@ -84,6 +84,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("receiver_log", ("--receiver-log",), "external: the file the receiver writes its "
             "log to; the log scenarios read it (capability receiver-log)", kind="path",
             metavar="FILE"),
+    Setting("metrics_url", ("--metrics-url",), "external: the receiver's Prometheus metrics "
+            "URL (e.g. http://HOST:8080/metrics); gives receiver-metrics", metavar="URL"),
+    Setting("gcr_keys", ("--gcr-keys",), "external: a directory written by 'receiver-conformance "
+            "gcr-keys', whose google-jwks.json the receiver trusts; gives gcr-test-keys",
+            kind="path", metavar="DIR"),
+    Setting("serve_address", ("--serve-address",), "the address the suite's OIDC issuer and "
+            "Git server listen on (default 127.0.0.1); one an in-cluster receiver and "
+            "source-controller can reach, e.g. 0.0.0.0", metavar="ADDRESS"),
+    Setting("advertise_host", ("--advertise-host",), "the host name or address the receiver "
+            "and source-controller use to reach the suite's OIDC issuer and Git server "
+            "(default: --serve-address)", metavar="HOST"),
     Setting("reference_args", ("--reference-arg",), "embedded, the reference: a flag added to "
             "its command line, e.g. --no-cross-namespace-refs; repeatable (the variable: "
             "space-separated)", kind="words", metavar="ARG"),
@@ -101,7 +112,8 @@ SETTINGS: tuple[Setting, ...] = (
             metavar="URL"),
     Setting("known_deviations", ("--known-deviations",), "failures of the implementation "
             "explained by a cause (YAML); the run passes when every failure is one of them "
-            "(default when the receiver is Flux's: the suite's own list)", kind="path",
+            "(default when the receiver is Flux's, run by the suite or named by --implementation "
+            "fluxcd/notification-controller: the suite's own list)", kind="path",
             scope="run", metavar="FILE"),
     Setting("fail_on_skip", ("--fail-on-skip",), "exit 1 when any selected scenario was "
             "skipped", kind="flag", scope="run"),
@@ -123,6 +135,10 @@ class RunConfig:
     capabilities: frozenset[str] = frozenset()
     no_probe: bool = False
     receiver_log: Path | None = None
+    metrics_url: str | None = None
+    gcr_keys: Path | None = None
+    serve_address: str = "127.0.0.1"
+    advertise_host: str | None = None
     reference_args: tuple[str, ...] = ()
     profile: str = "core"
     tags: str | None = None

@@ -76,8 +76,9 @@ def run_git(args: list[str], env: Mapping[str, str], cwd: Path | None = None) ->
 class GitServer:
     """Bare repositories under a temporary directory, served over smart HTTP."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
-        self.host = host
+    def __init__(self, host: str = "127.0.0.1", advertise: str | None = None) -> None:
+        self.host = host  # the address it listens on
+        self.advertise = advertise or host  # the host name in its URLs
         self.root: Path | None = None  # repositories live in root/repos
         self.served: list[Served] = []
         self._httpd: ThreadingHTTPServer | None = None
@@ -128,7 +129,7 @@ class GitServer:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://{self.advertise}:{self.port}"
 
     # -- repositories --------------------------------------------------------------------
 

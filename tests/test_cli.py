@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
+from importlib.metadata import version
 from pathlib import Path
 
 import pytest
 import yaml
 
 from receiver_conformance.cli import main
+from receiver_conformance.invocation import pytest_argv
 from receiver_conformance.report.runner import marker_expression
 from tests.checkout import REPO_ROOT
 
@@ -224,19 +227,6 @@ def test_the_pytest_option_refuses_an_unknown_capability_with_exit_2(tmp_path: P
     assert "unknown capability 'bogus'" in done.stdout + done.stderr
 
 
-def test_declared_capabilities_go_to_pytest() -> None:
-    from receiver_conformance.cli import _external_options, build_parser
-
-    args = build_parser().parse_args(["run", "--target", "external", "--capability", "traffic",
-                                      "--capability", "source-controller,gcr-test-keys",
-                                      "--receiver-namespace", "flux"])
-    from receiver_conformance.capabilities import parse_capabilities
-
-    assert _external_options(args, parse_capabilities(args.capabilities)) == [
-        "--capability=gcr-test-keys", "--capability=source-controller", "--capability=traffic",
-        "--receiver-namespace=flux"]
-
-
 # --- preflight of an external target ---
 
 
@@ -314,7 +304,8 @@ def test_list_prints_features_scenarios_tags_and_capabilities(
     assert "GitHub receiver  (features/github.feature)" in out
     assert "  - a bad signature is refused  [@cap-api @core]" in out
     assert "  - the push travels through the Ingress  [@cap-traffic @extended]" in out
-    assert "1 features, 4 scenarios (core 3, extended 1)" in out
+    assert "1 features, 4 scenarios, 5 runs" in out
+    assert "runs by profile: core 4, extended 1" in out
     assert "capabilities needed: api, traffic" in out
 
 
@@ -324,10 +315,14 @@ def test_list_refuses_a_broken_feature_file(tmp_path: Path, capsys: pytest.Captu
     assert "bad.feature:3: First step" in one_line_error(capsys.readouterr().err)
 
 
-def test_list_on_the_real_features(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_counts_what_pytest_collects(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["list"]) == 0
-    out = capsys.readouterr().out
-    assert "scenarios" in out.splitlines()[-2]
+    summary = capsys.readouterr().out.splitlines()[-2]
+    runs = int(re.search(r"(\d+) runs", summary).group(1))  # type: ignore[union-attr]
+    collected = subprocess.run([*pytest_argv(), "--collect-only", "-q"], capture_output=True,
+                               text=True, timeout=120)
+    tests = [line for line in collected.stdout.splitlines() if "::test_" in line]
+    assert runs == len(tests), summary
 
 
 def test_docs_renders_the_guide_not_run(suite: Path, tmp_path: Path) -> None:
@@ -403,11 +398,14 @@ def test_run_reports_every_scenario_and_fails_on_a_failure(suite: Path, tmp_path
     assert report["implementation"] == {"organization": "acme", "project": "hooks",
                                         "version": "1.2.3"}  # fmt: skip
     assert report["statistics"] == {"passed": 2, "failed": 2, "skipped": 1}
-    assert report["skippedScenarios"][0]["reason"] .startswith("target embedded lacks traffic (a data plane")
+    assert report["skippedScenarios"][0]["reason"].startswith("target embedded lacks traffic (a data plane")
     cucumber = json.loads((out / "cucumber.json").read_text())
     assert cucumber[0]["name"] == "GitHub receiver"
     junit = ET.parse(out / "junit.xml").getroot()
     assert junit.find("testsuite").get("tests") == "5"
+    assert {case.get("classname") for case in junit.iter("testcase")} == {"GitHub receiver"}
+    properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
+    assert properties["receiver-conformance.version"] == version("receiver-conformance")
 
 
 def test_run_passes_when_everything_selected_passes_or_lacks_a_capability(

@@ -24,6 +24,10 @@ ENV_VALUES: dict[str, tuple[str, object]] = {
     "capabilities": ("traffic, receiver-metrics", frozenset({"traffic", "receiver-metrics"})),
     "no_probe": ("true", True),
     "receiver_log": ("/tmp/receiver.log", Path("/tmp/receiver.log")),
+    "metrics_url": ("http://127.0.0.1:8080/metrics", "http://127.0.0.1:8080/metrics"),
+    "gcr_keys": ("/tmp/keys", Path("/tmp/keys")),
+    "serve_address": ("0.0.0.0", "0.0.0.0"),
+    "advertise_host": ("host.example", "host.example"),
     "reference_args": ("--no-cross-namespace-refs --log-level=debug",
                        ("--no-cross-namespace-refs", "--log-level=debug")),
     "profile": ("all", "all"),
@@ -111,6 +115,14 @@ def test_the_registry_knows_every_placement_the_config_offers() -> None:
         ({"no_probe": True, "target": "kind"}, "--no-probe is for --target external"),
         ({"target": "flux", "receiver": "reference"}, "contradicts"),
         ({"target": "kind", "notification_controller": "v1.6.0"}, "is for --target flux or node"),
+        ({"target": "external", "capabilities": ["receiver-metrics"]},
+         "--capability receiver-metrics: the suite cannot serve it without --metrics-url"),
+        ({"target": "external", "capabilities": ["gcr-test-keys"]},
+         "--capability gcr-test-keys: the suite cannot serve it without --gcr-keys"),
+        ({"target": "external", "capabilities": ["receiver-log"]},
+         "--capability receiver-log: the suite cannot serve it without --receiver-log"),
+        ({"target": "external", "gcr_keys": "/nonexistent"}, "no signing key there"),
+        ({"metrics_url": "http://h/metrics"}, "--metrics-url is for --target external"),
     ],
 )
 def test_what_does_not_fit_is_refused(given: dict[str, object], says: str) -> None:
@@ -135,3 +147,23 @@ def test_the_pytest_side_resolves_the_same_from_those_args() -> None:
     again = resolve(vars(parser.parse_args(config.pytest_args(given))), {}, scope="target")
     assert (again.target, again.receiver, again.notification_controller) == (
         "node", "flux", "v1.6.0")
+
+
+def test_gcr_keys_survive_a_save_and_a_load(tmp_path: Path) -> None:
+    """The key `gcr-keys` writes signs tokens that its JWKS verifies, run after run."""
+    import json
+
+    import jwt
+
+    from receiver_conformance.senders.gcr import TestGoogleIssuer
+
+    jwks_path = TestGoogleIssuer().save(tmp_path)
+    assert (tmp_path / "signing-key.pem").stat().st_mode & 0o077 == 0
+    again = TestGoogleIssuer.load(tmp_path)
+    (jwk,) = json.loads(jwks_path.read_text())["keys"]
+    assert jwk["kid"] == again.kid
+    token = again.mint("audience", "push@example.com")
+    key = jwt.PyJWK(jwk).key
+    assert jwt.decode(token, key, algorithms=["RS256"], audience="audience")["email"] == (
+        "push@example.com")
+    assert TestGoogleIssuer.load(tmp_path).kid == again.kid

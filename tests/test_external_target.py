@@ -16,6 +16,7 @@ from receiver_conformance.controlplane.processes import free_port
 from receiver_conformance.flux import objects
 from receiver_conformance.kube import Kube, wait_until
 from receiver_conformance.reference_process import ReferenceReceiver
+from receiver_conformance.senders.gcr import TestGoogleIssuer
 from receiver_conformance.suite_run import SuiteRun, run_suite
 from receiver_conformance.targets import external
 
@@ -112,8 +113,8 @@ def test_no_probe_takes_the_declared_capabilities_as_the_whole_truth(
     monkeypatch.setattr(external, "has_deployed_receiver",
                         lambda *_a, **_k: probed.append("deployed-receiver") or True)
     target = external.external_target(str(control_plane.kubeconfig), reference.url, None,
-                                      ["gcr-test-keys"], probe=probe)
-    assert "gcr-test-keys" in target.capabilities
+                                      ["traffic"], probe=probe)
+    assert "traffic" in target.capabilities
     found = {"source-controller", "deployed-receiver"}
     assert set(probed) == (found if probe else set())
     assert (found <= target.capabilities) == probe
@@ -138,3 +139,20 @@ def test_receiver_log_needs_a_file_to_read(control_plane: ControlPlane,
     with pytest.raises(external.Unreachable, match=says):
         external.external_target(str(control_plane.kubeconfig), reference.url, None, declared,
                                  probe=False, receiver_log=log)
+
+
+def test_gcr_keys_and_the_metrics_url_give_their_capabilities_to_an_external_receiver(
+    control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A receiver started trusting the keys `receiver-conformance gcr-keys` wrote, with its
+    metrics URL given: the scenarios that need gcr-test-keys and receiver-metrics run and
+    pass, none is skipped."""
+    keys = tmp_path_factory.mktemp("gcr-keys")
+    jwks = TestGoogleIssuer().save(keys)
+    with ReferenceReceiver(control_plane.kubeconfig, ["--google-jwks", str(jwks)]) as receiver:
+        run = run_suite(control_plane.kubeconfig, receiver.url, "--gcr-keys", str(keys),
+                        "--metrics-url", receiver.metrics_url, "-m",
+                        "cap-gcr-test-keys or cap-receiver-metrics")
+    assert_all_passed(run)
+    assert not run.named("skipped"), run.explain()
+    assert len(run.named("passed")) >= 4, run.explain()

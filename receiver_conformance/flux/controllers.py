@@ -15,6 +15,7 @@ with its owner (`receiver_conformance.controlplane.processes.Child`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -31,6 +32,8 @@ from receiver_conformance.kube import Kube, api_client
 
 NAMESPACE = "flux-system"  # RUNTIME_NAMESPACE, as in Flux's install
 READY_TIMEOUT = 60.0
+PORT_ATTEMPTS = 3  # starts of a controller whose picked port another process took
+ADDRESS_IN_USE = "address already in use"
 
 
 class ControllerFailed(Exception):
@@ -78,6 +81,26 @@ PORTS = {
 }
 
 
+def listening_ports(pid: int | None) -> set[int]:
+    """The TCP ports a process listens on (its sockets in LISTEN state, from /proc)."""
+    if pid is None:
+        return set()
+    try:
+        inodes = {os.readlink(f"/proc/{pid}/fd/{fd}")[8:-1]
+                  for fd in os.listdir(f"/proc/{pid}/fd")
+                  if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:[")}
+    except OSError:
+        return set()
+    ports = set()
+    for table in ("tcp", "tcp6"):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/net/{table}") as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                if len(fields) > 9 and fields[3] == "0A" and fields[9] in inodes:
+                    ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+    return ports
+
+
 class FluxControllers:
     """Some of Flux's controllers (notification-, source-, kustomize-controller), running."""
 
@@ -118,9 +141,7 @@ class FluxControllers:
             with api_client(self.kubeconfig) as api:
                 Kube(api).create_namespace(self.runtime_namespace)
             for name in self.names:
-                self.running[name] = self._start(name, binaries[name])
-            for controller in self.running.values():
-                self._wait_ready(controller)
+                self.running[name] = self._start_ready(name, binaries[name])
         except BaseException:
             self.stop()
             raise
@@ -142,13 +163,52 @@ class FluxControllers:
         controller = self.running.get(name)
         return controller.child.log_tail(lines) if controller else ""
 
+    def _start_ready(self, name: str, binary: Path) -> Controller:
+        """Start `name` and wait until it is ready and listens on every port it was given.
+        A port picked free can be taken by another process before the controller binds it
+        (its probe answers before its metrics server binds): then it starts again on new
+        ports, PORT_ATTEMPTS times at most."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            controller = self._start(name, binary)
+            try:
+                self._wait_ready(controller)
+                self._wait_listening(controller)
+                return controller
+            except ControllerFailed:
+                taken = ADDRESS_IN_USE in controller.child.log_tail(200)
+                controller.child.stop()
+                if not taken or attempt == PORT_ATTEMPTS:
+                    raise
+                log = controller.child.log_path  # kept apart: the next start logs anew
+                log.rename(log.with_name(f"{log.stem}.port-taken-{attempt}{log.suffix}"))
+        raise AssertionError("unreachable")
+
+    def _wait_listening(self, controller: Controller) -> None:
+        """Every port of the controller is listened on by the controller itself (not by a
+        process that took it first), or ControllerFailed."""
+        deadline = time.monotonic() + READY_TIMEOUT
+        wanted = {controller.metrics_port, *controller.ports.values()}
+        while True:
+            if not controller.child.running():
+                raise ControllerFailed(
+                    f"{controller.name} exited with {controller.child.popen.returncode} after "
+                    f"it was ready; its last log lines:\n{controller.child.log_tail(50)}")
+            missing = wanted - listening_ports(controller.child.pid)
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise ControllerFailed(
+                    f"{controller.name} does not listen on {sorted(missing)} after "
+                    f"{READY_TIMEOUT:g} s; its last log lines:\n{controller.child.log_tail(50)}")
+            time.sleep(0.1)
+
     def _start(self, name: str, binary: Path) -> Controller:
         assert self._tmp is not None
         ports = {port: free_port() for port in PORTS[name]}
         health, metrics = free_port(), free_port()
         events = self.running.get("notification-controller")
         storage = self._tmp / f"{name}-data"
-        storage.mkdir()
+        storage.mkdir(exist_ok=True)
         argv = [
             str(binary), *controller_args(name, ports, events and events.url("events") + "/",
                                           storage),

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _pytest.junitxml import xml_key
 from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
+from receiver_conformance import distribution
 from receiver_conformance.report import evidence, model, timings
 
 RESULTS_SCHEMA = 1
@@ -59,6 +61,15 @@ def pytest_configure(config: pytest.Config) -> None:
     live_fd = config.getoption("--live-fd", default=None)
     if path or live_fd is not None:
         config.pluginmanager.register(ResultsCollector(config, path, live_fd), "rc-results")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """junit.xml names the suite's version and commit, as every other report does."""
+    xml = session.config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.add_global_property("receiver-conformance.version", distribution.version())
+        xml.add_global_property("receiver-conformance.commit", distribution.commit() or "")
 
 
 class ResultsCollector:
@@ -128,6 +139,7 @@ class ResultsCollector:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+        _classname_is_feature(item)
         protocol = yield
         if protocol.excinfo is not None:
             return  # the session is ending (pytest.exit, Ctrl-C): the scenario did not run
@@ -274,6 +286,16 @@ def _error_text(report: pytest.TestReport) -> str:
 def _one_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return f"{type(exc).__name__}: {text}"
+
+
+def _classname_is_feature(item: pytest.Item) -> None:
+    """In junit.xml, a scenario's classname is its feature's name (not the module that binds
+    every feature), so a CI's test view groups the scenarios by feature. pytest's own
+    record_xml_attribute does the same through this reporter."""
+    template = _template_of(item)
+    xml = item.config.stash.get(xml_key, None)
+    if template is not None and xml is not None:
+        xml.node_reporter(item.nodeid).add_attribute("classname", template.feature.name)
 
 
 def _template_of(item: pytest.Item) -> ScenarioTemplate | None:

@@ -59,6 +59,12 @@ def count(scenarios: list[dict[str, Any]]) -> Counts:
     )
 
 
+def runs_of(scenario: dict[str, Any]) -> int:
+    """How many times a scenario runs: once, or once per example row of an outline."""
+    rows = sum(len(examples["rows"]) for examples in scenario.get("examples", []))
+    return rows or 1
+
+
 def result_of(counts: Counts) -> str:
     """success (all passed), partial (some skipped, none failed), failure, or 'not run'."""
     if counts.failed:

@@ -11,13 +11,14 @@ it.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
-import secrets
 import time
 from pathlib import Path
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from . import payloads
@@ -25,6 +26,13 @@ from .delivery import Context, Request, Variant
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 SUBSCRIPTION = "projects/example-project/subscriptions/flux-gcr-push"
+
+
+def _key_id(key: rsa.RSAPrivateKey) -> str:
+    """A stable key id: a digest of the public key."""
+    public = key.public_key().public_bytes(serialization.Encoding.DER,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    return hashlib.sha256(public).hexdigest()[:40]
 
 
 def _b64url_uint(value: int) -> str:
@@ -37,10 +45,39 @@ class TestGoogleIssuer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self) -> None:
-        self.kid = secrets.token_hex(20)
-        self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    KEY_FILE = "signing-key.pem"
+    JWKS_FILE = "google-jwks.json"
+
+    def __init__(self, key: rsa.RSAPrivateKey | None = None) -> None:
+        self._key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.kid = _key_id(self._key)
         self._stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    @classmethod
+    def load(cls, directory: Path) -> TestGoogleIssuer:
+        """The issuer whose key `save()` wrote to `directory` (a stable key id), so that a
+        receiver started with that directory's JWKS trusts what this run mints."""
+        path = Path(directory) / cls.KEY_FILE
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ValueError(f"{path}: not a signing key written by 'receiver-conformance "
+                             f"gcr-keys' ({exc.__class__.__name__})") from None
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{path}: not an RSA key")
+        return cls(key)
+
+    def save(self, directory: Path) -> Path:
+        """Write the signing key (mode 0600) and its JWKS into `directory`; the JWKS's path."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        key_path = directory / self.KEY_FILE
+        key_path.touch(mode=0o600, exist_ok=True)
+        key_path.chmod(0o600)
+        key_path.write_bytes(self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption()))
+        return self.write_jwks(directory / self.JWKS_FILE)
 
     def jwks(self) -> dict[str, Any]:
         """The public half as a JWKS document, as Google publishes its certificates."""

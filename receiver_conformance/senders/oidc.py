@@ -35,7 +35,9 @@ class TestOIDCIssuer:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1", advertise: str | None = None) -> None:
+        self.host = host  # the address it listens on
+        self.advertise = advertise or host  # the host name in its URL (the tokens' `iss`)
         self.kid = secrets.token_hex(8)
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -48,7 +50,7 @@ class TestOIDCIssuer:
         """The issuer URL: a Receiver's `oidcProviders[].issuerURL`, the tokens' `iss`."""
         if self._server is None:
             raise RuntimeError("the issuer is not started")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return f"http://{self.advertise}:{self._server.server_address[1]}"
 
     def discovery(self) -> dict[str, Any]:
         return {
@@ -99,7 +101,7 @@ class TestOIDCIssuer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((self.host, 0), Handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="test-oidc-issuer")

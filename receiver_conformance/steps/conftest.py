@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from receiver_conformance.conformance import run_config
 from receiver_conformance.gitserver import GitServer
 from receiver_conformance.kube import Kube
 from receiver_conformance.report import timings
@@ -47,14 +48,18 @@ def scenario(
 
 
 @pytest.fixture(scope="session")
-def git_server() -> Iterator[GitServer]:
-    """A local Git server, started for the first scenario that asks for it."""
-    with GitServer() as git:
+def git_server(request: pytest.FixtureRequest) -> Iterator[GitServer]:
+    """The suite's Git server, started for the first scenario that asks for it, on the
+    run's --serve-address and named by its --advertise-host."""
+    config = run_config(request.config)
+    with GitServer(config.serve_address, config.advertise_host) as git:
         yield git
 
 
 @pytest.fixture(scope="session")
-def oidc_issuer() -> Iterator[TestOIDCIssuer]:
-    """The suite's OIDC issuer on 127.0.0.1, started for the first scenario that asks."""
-    with TestOIDCIssuer() as issuer:
+def oidc_issuer(request: pytest.FixtureRequest) -> Iterator[TestOIDCIssuer]:
+    """The suite's OIDC issuer, started for the first scenario that asks, on the run's
+    --serve-address and named by its --advertise-host."""
+    config = run_config(request.config)
+    with TestOIDCIssuer(config.serve_address, config.advertise_host) as issuer:
         yield issuer

@@ -27,6 +27,7 @@ from kubernetes.client.rest import ApiException
 from receiver_conformance.capabilities import parse_capabilities
 from receiver_conformance.controlplane.processes import file_tail
 from receiver_conformance.kube import Kube, api_client, wait_until
+from receiver_conformance.senders.gcr import TestGoogleIssuer
 from receiver_conformance.targets.base import RECEIVER_POD_LABELS, RECEIVER_SERVICE, Target
 from receiver_conformance.targets.preflight import Unreachable, check_external
 
@@ -114,7 +115,8 @@ class LogFile:
 def external_target(
     kubeconfig: str | None, receiver_url: str | None, namespace: str | None,
     declared: Iterable[str] = (), receiver_namespace: str = RECEIVER_NAMESPACE,
-    probe: bool = True, receiver_log: str | None = None,
+    probe: bool = True, receiver_log: str | None = None, metrics_url: str | None = None,
+    gcr_keys: Path | None = None,
 ) -> Target:
     """Check that the target answers, then describe what it can do: what was declared (each
     name checked, else UnknownCapability) plus, unless `probe` is false, what the probes of
@@ -128,8 +130,22 @@ def external_target(
         capabilities.add("receiver-log")
     elif "receiver-log" in capabilities:
         raise Unreachable("receiver-log is declared, but no --receiver-log FILE to read")
+    if metrics_url:
+        capabilities.add("receiver-metrics")
+    elif "receiver-metrics" in capabilities:
+        raise Unreachable("receiver-metrics is declared, but no --metrics-url to scrape")
+    issuer = None
+    if gcr_keys is not None:
+        try:
+            issuer = TestGoogleIssuer.load(gcr_keys)
+        except ValueError as exc:
+            raise Unreachable(f"--gcr-keys: {exc}") from None
+        capabilities.add("gcr-test-keys")
+    elif "gcr-test-keys" in capabilities:
+        raise Unreachable("gcr-test-keys is declared, but no --gcr-keys DIR: the receiver "
+                          "must trust keys the suite holds ('receiver-conformance gcr-keys')")
     path = Path(kubeconfig).expanduser() if kubeconfig else None
-    check_external(path, receiver_url)
+    check_external(path, receiver_url, namespace)
     assert path is not None and receiver_url is not None
     capabilities.add("api")
     if namespace is None:
@@ -155,10 +171,14 @@ def external_target(
         namespace=namespace,
         details={"receiver": receiver_url, "namespace": namespace or "(one per scenario)",
                  "receiver namespace": receiver_namespace,
-                 "receiver log": str(log_file) if log_file else "(not read)"},
+                 "receiver log": str(log_file) if log_file else "(not read)",
+                 "metrics": metrics_url or "(not scraped)",
+                 "gcr test keys": str(gcr_keys) if gcr_keys else "(none)"},
         log_tail=LogFile(log_file) if log_file else None,
         kubectl=Path(kubectl) if kubectl else None,
         receiver_namespace=receiver_namespace,
+        metrics_url=metrics_url,
+        google_issuer=issuer,
     )
 
 

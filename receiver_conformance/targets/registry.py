@@ -15,7 +15,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from receiver_conformance import versions
-from receiver_conformance.config import ConfigError, RunConfig
+from receiver_conformance.config import BY_NAME, ConfigError, RunConfig
 from receiver_conformance.controlplane import ControlPlane, ControlPlaneError
 from receiver_conformance.controlplane.crds import CRDsNotFound
 from receiver_conformance.flux.build import FluxNotBuilt
@@ -90,7 +90,8 @@ def _start_external(config: RunConfig, _: ControlPlane | None) -> AbstractContex
         str(config.kubeconfig) if config.kubeconfig else None, config.receiver_url,
         config.namespace, config.capabilities, config.receiver_namespace,
         probe=not config.no_probe,
-        receiver_log=str(config.receiver_log) if config.receiver_log else None))
+        receiver_log=str(config.receiver_log) if config.receiver_log else None,
+        metrics_url=config.metrics_url, gcr_keys=config.gcr_keys))
 
 
 def _external_failures() -> tuple[type[BaseException], ...]:
@@ -113,6 +114,16 @@ PLACEMENTS: dict[str, Placement] = {p.name: p for p in (
 )}
 
 
+# Capabilities an external receiver has only with what the suite is told: declaring one
+# without its setting would give false failures, so it is refused with the reason.
+UNSERVABLE_WITHOUT: tuple[tuple[str, str, str], ...] = (
+    ("receiver-log", "receiver_log", "the file the receiver logs to"),
+    ("receiver-metrics", "metrics_url", "where the receiver serves its metrics"),
+    ("gcr-test-keys", "gcr_keys", "the keys are the suite's: export them with "
+     "'receiver-conformance gcr-keys DIR' and start the receiver trusting DIR/google-jwks.json"),
+)
+
+
 def pinned_notification_controller() -> str:
     return versions.FLUX_MODULES["notification-controller"][1]
 
@@ -133,11 +144,19 @@ def validate(config: RunConfig) -> RunConfig:
     if config.capabilities and not external:
         raise ConfigError(f"{config.origin('capabilities')} is for --target external; the "
                           "embedded, node and kind targets know their own capabilities")
-    for name in ("no_probe", "receiver_log", "receiver_url", "namespace"):
+    for name in ("no_probe", "receiver_log", "receiver_url", "namespace", "metrics_url",
+                 "gcr_keys"):
         if config.given(name) and not external:
             raise ConfigError(f"{config.origin(name)} is for --target external")
     if config.receiver_log is not None and not config.receiver_log.is_file():
         raise ConfigError(f"{config.origin('receiver_log')} {config.receiver_log}: no such file")
+    for capability, name, why in UNSERVABLE_WITHOUT:
+        if capability in config.capabilities and not config.given(name):
+            raise ConfigError(f"{config.origin('capabilities')} {capability}: the suite cannot "
+                              f"serve it without {BY_NAME[name].flag} ({why})")
+    if config.gcr_keys is not None and not (config.gcr_keys / "signing-key.pem").is_file():
+        raise ConfigError(f"{config.origin('gcr_keys')} {config.gcr_keys}: no signing key "
+                          "there; write one with 'receiver-conformance gcr-keys DIR'")
     if config.notification_controller and where.name not in ("embedded", "node"):
         raise ConfigError(f"{config.origin('notification_controller')} is for --target flux "
                           "or node (Flux's notification-controller as the receiver)")
