@@ -473,12 +473,19 @@ def test_run_stopped_before_any_scenario_is_exit_2_with_the_reason(
         (["--target", "node", "--notification-controller", "v1.6.0"],
          {"organization": "fluxcd", "project": "notification-controller", "version": "v1.6.0"},
          True),
+        (["--target", "kind", "--receiver", "flux"],
+         {"organization": "fluxcd", "project": "notification-controller", "version": "v1.9.3"},
+         True),
+        (["--target", "external", "--implementation", "acme/hooks"],
+         {"organization": "acme", "project": "hooks"}, False),
+        (["--target", "external", "--implementation", "fluxcd/notification-controller"],
+         {"organization": "fluxcd", "project": "notification-controller"}, True),
     ],
 )
 def test_the_receiver_under_test_and_its_known_deviations(
         argv: list[str], implementation: dict[str, str], flux_deviations: bool) -> None:
-    from receiver_conformance import cli
+    from receiver_conformance import cli, config
 
-    args = cli.build_parser().parse_args(["run", *argv])
-    assert cli._implementation(args) == implementation
-    assert cli._runs_flux(args) is flux_deviations
+    cfg = config.resolve(vars(cli.build_parser().parse_args(["run", *argv])), {})
+    assert cli._implementation(cfg) == implementation
+    assert cli._tests_flux(cfg) is flux_deviations

@@ -94,10 +94,11 @@ def test_an_unreachable_receiver_url_exits_2_with_a_reason(control_plane: Contro
     url = f"http://127.0.0.1:{free_port()}"
     run = run_suite(control_plane.kubeconfig, url, "-k", "rotating", timeout=120)
     assert run.returncode == 2, run.explain()
-    reasons = [line for line in run.output.splitlines() if "external target:" in line]
+    reasons = [line for line in run.output.splitlines()
+               if "external target did not start:" in line]
     assert len(reasons) == 1, run.output
-    assert re.search(rf"external target: receiver URL {re.escape(url)} is unreachable: \w+",
-                     reasons[0]), reasons[0]
+    assert re.search(rf"external target did not start: receiver URL {re.escape(url)} is "
+                     r"unreachable: connection refused", reasons[0]), reasons[0]
     assert not run.named("passed") and not run.named("failed"), run.explain()
 
 

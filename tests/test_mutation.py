@@ -11,6 +11,7 @@ import pytest
 from cosmic_ray import work_item
 from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
+from receiver_conformance.invocation import pytest_argv
 from receiver_conformance.mutation import equivalents, report
 from receiver_conformance.mutation.check import mutated_modules, verdict
 from receiver_conformance.mutation.equivalents import Equivalent, EquivalentsError
@@ -145,8 +146,8 @@ def test_the_launcher_runs_the_copy_not_the_installed_reference(tmp_path: Path) 
 def test_the_selection_keeps_the_files_and_their_order() -> None:
     def collect(files: str) -> list[str]:
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "steps", "-q", "--collect-only",
-             "-p", "no:cacheprovider", "-p", "receiver_conformance.mutation.select",
+            [*pytest_argv(), "-q", "--collect-only",
+             "-p", "receiver_conformance.mutation.select",
              "--mutation-features", files],
             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
         return [line for line in done.stdout.splitlines() if "::" in line]

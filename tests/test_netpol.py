@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
 from receiver_conformance.netpol import PolicyError, allowed, policy_types, selector_matches
+from receiver_conformance.paths import FIXTURES
 
-EXPOSURE = Path(__file__).resolve().parent.parent / "fixtures" / "exposure"
+EXPOSURE = FIXTURES / "exposure"
 
 NAMESPACES = {
     "flux-system": {"team": "flux"},

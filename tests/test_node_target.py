@@ -126,9 +126,9 @@ def test_the_extra_policy_admits_the_host_alone_on_the_webhook_port() -> None:
 
 def test_node_is_a_target_of_the_cli_and_the_plugin() -> None:
     from receiver_conformance.cli import build_parser
-    from receiver_conformance.conformance import TARGETS
+    from receiver_conformance.targets.registry import PLACEMENTS
 
-    assert "node" in TARGETS
+    assert PLACEMENTS["node"].receivers == ("reference", "flux")
     args = build_parser().parse_args(["run", "--target", "node", "--profile", "all"])
     assert args.target == "node"
 

@@ -13,7 +13,6 @@ import re
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from pytest_bdd.steps import step_function_context_registry
 
 import receiver_conformance.steps.conftest
 import receiver_conformance.traffic
+from receiver_conformance.invocation import pytest_argv
 from receiver_conformance.kube import Kube, Timeout, wait_until
 from receiver_conformance.paths import FEATURES
 from receiver_conformance.scenario import Scenario
@@ -361,7 +361,7 @@ def test_fresh_namespace_gives_up_after_its_deadline(
 
 
 def _pytest(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=REPO_ROOT,
+    return subprocess.run([*pytest_argv(), *args], cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -393,7 +393,7 @@ def test_an_undefined_step_would_be_noticed() -> None:
 
 @pytest.mark.controlplane  # the embedded target starts its own control plane
 def test_the_scenarios_are_skipped_on_the_embedded_target_with_the_reason() -> None:
-    run = _pytest("steps", "-q", "-rs", "-p", "no:cacheprovider", "--target", "embedded",
+    run = _pytest("-q", "-rs", "--target", "embedded",
                   "-k", "cap-traffic or cap-network-policy-enforcement")
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
