@@ -80,12 +80,6 @@ def check_external(kubeconfig: Path | None, receiver_url: str | None,
     check_receiver_url(receiver_url)
 
 
-def check_kubeconfig(path: Path) -> None:
-    """The kubeconfig is readable and its API server answers /version."""
-    with api_client_for(path) as api:
-        check_api_server(api)
-
-
 @contextmanager
 def api_client_for(path: Path) -> Iterator[ApiClient]:
     """An API client for a kubeconfig file, or Unreachable saying why there is none."""
