@@ -402,7 +402,11 @@ def command_list(args: argparse.Namespace) -> int:
         for scenario in scenarios:
             needed.update(model.capabilities_of(scenario))
             tags = " ".join(f"@{tag}" for tag in scenario["tags"])
-            print(f"  - {scenario['name']}  [{tags}]")
+            named = f"{scenario['scenario_id']}: " if scenario.get("scenario_id") else ""
+            print(f"  - {named}{scenario['name']}  [{tags}]")
+            rows = model.row_ids(scenario)
+            if named and rows:
+                print(f"      rows ({scenario['scenario_id']}/ROW): {', '.join(rows)}")
         print()
     print("capabilities a target may have (external: --capability NAME when not probed):")
     for name, meaning in sorted(KNOWN_CAPABILITIES.items()):

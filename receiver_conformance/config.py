@@ -16,8 +16,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from receiver_conformance import versions
+from receiver_conformance import scenario_ids, versions
 from receiver_conformance.capabilities import UnknownCapability, parse_capabilities
+from receiver_conformance.scenario_ids import ScenarioIdError
 
 Kind = Literal["text", "path", "flag", "list", "words"]
 Scope = Literal["target", "run"]
@@ -98,6 +99,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reference_args", ("--reference-arg",), "embedded, the reference: a flag added to "
             "its command line, e.g. --no-cross-namespace-refs; repeatable (the variable: "
             "space-separated)", kind="words", metavar="ARG"),
+    Setting("scenarios", ("--scenario",), "only this scenario, by its id (see 'receiver-conformance "
+            "list'; ID/ROW for one example row of an outline); repeatable (the variable: "
+            "space-separated)", kind="words", metavar="ID"),
     Setting("profile", ("--profile",), "core: @core only; extended: @core and @extended; all: "
             "every scenario (default core)", scope="run", choices=PROFILES),
     Setting("tags", ("--tags",), "an extra pytest marker expression over the tags, e.g. "
@@ -140,6 +144,7 @@ class RunConfig:
     serve_address: str = "127.0.0.1"
     advertise_host: str | None = None
     reference_args: tuple[str, ...] = ()
+    scenarios: tuple[str, ...] = ()
     profile: str = "core"
     tags: str | None = None
     report_dir: Path = Path("conformance-report")
@@ -224,6 +229,11 @@ def _parsed(setting: Setting, origin: str, value: str | list[str]) -> object:
         try:
             return parse_capabilities(value)
         except UnknownCapability as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    if setting.name == "scenarios":
+        try:
+            return tuple(scenario_ids.check_name(v) for v in value)
+        except ScenarioIdError as exc:
             raise ConfigError(f"{origin}: {exc}") from None
     if setting.kind == "words":
         return tuple(value)

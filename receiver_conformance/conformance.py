@@ -20,10 +20,11 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from receiver_conformance import config as settings
+from receiver_conformance import paths, scenario_ids
 from receiver_conformance.capabilities import KNOWN_CAPABILITIES, Profile
 from receiver_conformance.config import ConfigError, RunConfig
 from receiver_conformance.kube import Kube, Timeout, api_client, wait_until
-from receiver_conformance.report.collector import record_target
+from receiver_conformance.report.collector import name_in_junit, record_target, run_id
 from receiver_conformance.targets import registry
 from receiver_conformance.targets.base import Target
 
@@ -78,6 +79,36 @@ def skip_reason(target: Target, item: pytest.Item) -> str | None:
     return f"target {target.name} lacks " + ", ".join(
         f"{c} ({KNOWN_CAPABILITIES.get(c, 'unknown capability')})" for c in missing
     )
+
+
+def pytest_bdd_apply_tag(tag: str, function: object) -> bool | None:
+    """A scenario's `@id:<name>` tag is its id (receiver_conformance.scenario_ids), not a mark."""
+    return True if scenario_ids.is_id_tag(tag) else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --scenario, keep only the runs those ids select; an id that names no scenario of
+    the suite ends the session (exit 2, one line)."""
+    wanted = run_config(config).scenarios
+    if not wanted:
+        return
+    unknown = scenario_ids.catalogue(paths.FEATURES).unknown(wanted)
+    if unknown:
+        pytest.exit(f"--scenario: no scenario has the id {', '.join(unknown)} "
+                    "(see 'receiver-conformance list')", returncode=2)
+    kept, dropped = [], []
+    for item in items:
+        run = run_id(item)
+        chosen = run is None or any(scenario_ids.selects(w, run) for w in wanted)
+        (kept if chosen else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    name_in_junit(item)
 
 
 def is_scenario(item: pytest.Item) -> bool:

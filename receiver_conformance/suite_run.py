@@ -24,8 +24,8 @@ class SuiteRun:
     """What one run of the suite did: its exit code, each scenario's outcome, its output."""
 
     returncode: int
-    outcomes: dict[str, str]  # test name (with example id) -> passed|failed|error|skipped
-    messages: dict[str, str]  # test name -> first line of its failure, error or skip
+    outcomes: dict[str, str]  # scenario id -> passed|failed|error|skipped
+    messages: dict[str, str]  # scenario id -> first line of its failure, error or skip
     output: str
 
     def named(self, outcome: str) -> set[str]:
@@ -70,11 +70,13 @@ def run_suite(kubeconfig: Path, receiver_url: str, *selection: str,
 
 
 def read_junit(path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """Each test case's outcome and first message; a failure outranks an error, then a skip."""
+    """Each test case's outcome and first message, by its scenario id (the test name for a
+    case without one); a failure outranks an error, then a skip."""
     outcomes: dict[str, str] = {}
     messages: dict[str, str] = {}
     for case in ET.parse(path).getroot().iter("testcase"):
-        name = case.get("name", "")
+        ids = [p.get("value", "") for p in case.iter("property") if p.get("name") == "scenario_id"]
+        name = ids[0] if ids else case.get("name", "")
         outcome, message = "passed", ""
         for tag, label in (("skipped", "skipped"), ("error", "error"), ("failure", "failed")):
             found = case.find(tag)

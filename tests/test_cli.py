@@ -36,7 +36,7 @@ Feature: GitHub receiver
     When GitHub sends a signed push
     Then the GitRepository is annotated
 
-  @core @cap-api
+  @core @cap-api @id:bad-signature
   Scenario: a bad signature is refused
     Given a Receiver of type github
     When GitHub sends a push signed with the wrong token
@@ -48,15 +48,15 @@ Feature: GitHub receiver
     When GitHub sends a signed push
     Then the GitRepository is annotated
 
-  @core
+  @core @id:unlisted-events
   Scenario Outline: events outside spec.events are refused
     Given a Receiver of type github
     Then the receiver answers <status> to <event>
 
     Examples:
-      | event   | status |
-      | ping    | 400    |
-      | release | 400    |
+      | id      | event   | status |
+      | ping    | ping    | 400    |
+      | release | release | 400    |
 """
 
 STEPS = """\
@@ -302,7 +302,8 @@ def test_list_prints_features_scenarios_tags_and_capabilities(
     assert main(["list", "--features", str(suite / "features")]) == 0
     out = capsys.readouterr().out
     assert "GitHub receiver  (features/github.feature)" in out
-    assert "  - a bad signature is refused  [@cap-api @core]" in out
+    assert "  - bad-signature: a bad signature is refused  [@cap-api @core]" in out
+    assert "      rows (unlisted-events/ROW): ping, release" in out
     assert "  - the push travels through the Ingress  [@cap-traffic @extended]" in out
     assert "1 features, 4 scenarios, 5 runs" in out
     assert "runs by profile: core 4, extended 1" in out
@@ -404,6 +405,11 @@ def test_run_reports_every_scenario_and_fails_on_a_failure(suite: Path, tmp_path
     junit = ET.parse(out / "junit.xml").getroot()
     assert junit.find("testsuite").get("tests") == "5"
     assert {case.get("classname") for case in junit.iter("testcase")} == {"GitHub receiver"}
+    ids = {p.get("value") for case in junit.iter("testcase") for p in case.iter("property")}
+    assert ids == {"bad-signature", "unlisted-events/ping", "unlisted-events/release"}
+    assert {s.get("scenario_id") for s in results["scenarios"]} == (ids | {None})
+    failed = [f for profile in report["profiles"] for f in profile["failedScenarios"]]
+    assert {f.get("id") for f in failed} == {"bad-signature", "unlisted-events/release"}
     properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
     assert properties["receiver-conformance.version"] == version("receiver-conformance")
 

@@ -30,6 +30,8 @@ ENV_VALUES: dict[str, tuple[str, object]] = {
     "advertise_host": ("host.example", "host.example"),
     "reference_args": ("--no-cross-namespace-refs --log-level=debug",
                        ("--no-cross-namespace-refs", "--log-level=debug")),
+    "scenarios": ("token-rotation github-delivery-refused/no-signature",
+                  ("token-rotation", "github-delivery-refused/no-signature")),
     "profile": ("all", "all"),
     "tags": ("not cap-traffic", "not cap-traffic"),
     "report_dir": ("/tmp/reports", Path("/tmp/reports")),
@@ -128,6 +130,15 @@ def test_the_registry_knows_every_placement_the_config_offers() -> None:
 def test_what_does_not_fit_is_refused(given: dict[str, object], says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         registry.validate(resolve(given, {}))
+
+
+@pytest.mark.parametrize(("environ", "says"), [
+    ({"RC_SCENARIOS": "Token Rotation"}, "RC_SCENARIOS: 'Token' is not a scenario id"),
+    ({"RC_SCENARIOS": "a/b/c"}, "RC_SCENARIOS: 'a/b/c' is not a scenario id"),
+])
+def test_a_malformed_scenario_id_is_refused(environ: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError, match=says):
+        resolve({}, environ)
 
 
 def test_pytest_args_carry_what_differs_from_the_defaults() -> None:

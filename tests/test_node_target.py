@@ -43,7 +43,7 @@ node_only = pytest.mark.skipif(
     os.environ.get("RC_NODE_TESTS") != "1",
     reason="node tests run only with RC_NODE_TESTS=1 (root, Debian packages)")
 
-NETPOL_SCENARIOS = "allowwebhooks_stands or certmanagers_solver_answers"
+NETPOL_SCENARIOS = ("--scenario", "traffic-netpol-enforced", "--scenario", "traffic-acme-solver")
 
 
 # -- what the target applies (no node needed) ---------------------------------------------
@@ -267,7 +267,7 @@ def cli_env() -> dict[str, str]:
 def test_the_network_policy_scenarios_pass_on_real_packets(tmp_path: Path) -> None:
     import json
 
-    done = subprocess.run(run_command(tmp_path, "--", "-k", NETPOL_SCENARIOS),
+    done = subprocess.run(run_command(tmp_path, *NETPOL_SCENARIOS),
                           cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True,
                           timeout=1800)
     results = json.loads((tmp_path / "results.json").read_text())
@@ -341,7 +341,7 @@ def footprint_of(directory: Path) -> dict[str, object] | None:
 def test_ctrl_c_mid_run_leaves_nothing_of_the_node(tmp_path: Path) -> None:
     from tests.test_node import leftovers
 
-    run = subprocess.Popen(run_command(tmp_path, "--", "-k", NETPOL_SCENARIOS),
+    run = subprocess.Popen(run_command(tmp_path, *NETPOL_SCENARIOS),
                            cwd=REPO_ROOT, env=cli_env(), stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT, text=True, start_new_session=True,
                            # as from a terminal even when this test runs in the background,

@@ -27,21 +27,20 @@ from tests.broken.flaws import FLAWS
 from tests.broken.process import BrokenReceiver
 from tests.checkout import REPO_ROOT
 
-GITHUB_REFUSED = "test_a_delivery_variant_is_refused_and_changes_nothing[{}]"
-GITHUB_ACCEPTED = "test_a_delivery_variant_is_accepted[{}]"
-GUIDE_REFUSED = "test_a_sender_the_guide_names_gets_its_bad_request_refused_changing_nothing[{}]"
-GUIDE_ACCEPTED = (
-    "test_a_sender_the_guide_names_makes_its_request_and_the_source_is_reconciled[{}]"
-)
-OTHER_REFUSED = "test_another_system_gets_its_bad_request_refused_changing_nothing[{}]"
-OTHER_ACCEPTED = "test_another_system_makes_its_request_and_the_source_is_reconciled[{}]"
-UNLISTED = "test_an_event_the_receiver_does_not_list_is_refused"
-PACKAGE = "test_package_events_reach_an_kind_receiver[{}]"
-EVENT_CASE = "test_event_names_match_whatever_their_case[{}]"
-NO_SUCH_PATH = "test_a_path_that_belongs_to_no_receiver_answers_404"
-IMAGE_TAG = "test_the_imagetag_filter_of_fluxs_docs_works_tag_is_result[{}]"
-OIDC_REFUSED = "test_a_bad_id_token_is_refused_and_changes_nothing[{}]"
-OIDC_ACCEPTED = "test_a_valid_id_token_from_the_trusted_issuer_reconciles_the_source"
+# Scenarios by their stable ids (receiver_conformance.scenario_ids); "{}" is an outline's row.
+GITHUB_REFUSED = "github-delivery-refused/{}"
+GITHUB_ACCEPTED = "github-delivery-accepted/{}"
+GUIDE_REFUSED = "guide-sender-refused/{}"
+GUIDE_ACCEPTED = "guide-sender-accepted/{}"
+OTHER_REFUSED = "other-sender-refused/{}"
+OTHER_ACCEPTED = "other-sender-accepted/{}"
+UNLISTED = "github-unlisted-event"
+PACKAGE = "github-package-event/{}"
+EVENT_CASE = "github-event-case/{}"
+NO_SUCH_PATH = "limit-unknown-path-404"
+IMAGE_TAG = "filter-image-tag/{}"
+OIDC_REFUSED = "oidc-bad-token/{}"
+OIDC_ACCEPTED = "oidc-valid-token"
 # Cases run this many at a time, each on its own control plane (env RC_TEETH_WORKERS).
 WORKERS = max(1, int(os.environ.get("RC_TEETH_WORKERS", "2")))
 # The broken receiver runs on this host, so it reaches the suite's OIDC issuer on 127.0.0.1.
@@ -49,96 +48,79 @@ WORKERS = max(1, int(os.environ.get("RC_TEETH_WORKERS", "2")))
 SUITE_ARGS = ("--capability", "oidc-test-issuer", "--no-probe")
 
 GITHUB_BAD_SIGNATURES = [GITHUB_REFUSED.format(v) for v in (
-    "with a wrong signature", "without a signature", "with a malformed signature",
-    "with its body changed after signing", "with a wrong SHA-256 but a valid SHA-1 signature",
-    "form-encoded but signed over the payload only",
+    "wrong-signature", "no-signature", "malformed-signature", "body-changed",
+    "wrong-sha256-valid-sha1", "form-signed-over-payload",
 )]
 GITHUB_BAD_CONTENT_TYPES = [GITHUB_REFUSED.format(v) for v in (
-    "without a Content-Type", "with an unsupported Content-Type",
+    "no-content-type", "unsupported-content-type",
 )]
-BITBUCKET_BAD_SIGNATURES = [GUIDE_REFUSED.format(f"Bitbucket Server-bitbucket-{v}") for v in (
-    "wrong signature", "altered signature", "missing signature", "malformed signature",
-    "body changed after signing",
+BITBUCKET_BAD_SIGNATURES = [GUIDE_REFUSED.format(f"bitbucket-{v}") for v in (
+    "wrong-signature", "altered-signature", "missing-signature", "malformed-signature",
+    "body-changed-after-signing",
 )]
-BITBUCKET_BAD_CONTENT_TYPES = [GUIDE_REFUSED.format(f"Bitbucket Server-bitbucket-{v}") for v in (
-    "missing content type", "unsupported content type",
+BITBUCKET_BAD_CONTENT_TYPES = [GUIDE_REFUSED.format(f"bitbucket-{v}") for v in (
+    "missing-content-type", "unsupported-content-type",
 )]
 UNLISTED_EVENTS = [
     UNLISTED,
-    PACKAGE.format("ImageRepository"),
-    PACKAGE.format("OCIRepository"),
-    GUIDE_REFUSED.format("GitLab-gitlab-unlisted event"),
-    GUIDE_REFUSED.format("Bitbucket Server-bitbucket-unlisted event"),
+    PACKAGE.format("imagerepository"),
+    PACKAGE.format("ocirepository"),
+    GUIDE_REFUSED.format("gitlab-unlisted-event"),
+    GUIDE_REFUSED.format("bitbucket-unlisted-event"),
 ]
 GUIDE_BAD_REQUESTS = [GUIDE_REFUSED.format(v) for v in (
-    "GitLab-gitlab-wrong token", "GitLab-gitlab-missing token", "GitLab-gitlab-unlisted event",
-    "Harbor-harbor-wrong token", "Harbor-harbor-missing token", "Harbor-harbor-bearer token",
+    "gitlab-wrong-token", "gitlab-missing-token", "gitlab-unlisted-event",
+    "harbor-wrong-token", "harbor-missing-token", "harbor-bearer-token",
 )] + BITBUCKET_BAD_SIGNATURES + BITBUCKET_BAD_CONTENT_TYPES + [
-    GUIDE_REFUSED.format("Bitbucket Server-bitbucket-unlisted event"),
+    GUIDE_REFUSED.format("bitbucket-unlisted-event"),
 ]
 
 # --- every rule (features/13)
-READY_RECEIVER = (
-    "test_a_ready_receiver_carries_fluxs_finalizer_and_is_neither_reconciling_nor_stalled")
-NEW_GENERATION = "test_a_change_to_the_spec_is_observed_the_receiver_reports_its_new_generation"
-FIRST_READY = "test_the_receiver_becomes_ready_and_publishes_its_url"
-RECONCILE_REQUEST = (
-    "test_a_reconcile_request_is_handled_at_once_and_picks_up_an_unlabelled_secrets_new_token")
-DELETED = "test_a_deleted_receiver_lets_go_of_its_finalizer_and_its_path_answers_404"
-LOSES_TOKEN = "test_a_secret_that_loses_its_token_after_ready_change[{}]"
-SECRET_DELETED = LOSES_TOKEN.format('the Secret "webhook-token" is deleted')
-TOKEN_KEY_REMOVED = LOSES_TOKEN.format(
-    'the Secret "webhook-token" is replaced by one holding only a "password" key')
-INVALID_OWN_FILTER = "test_an_invalid_filter_on_one_resource_stalls_the_receiver"
-NO_LONGER_READY = "test_a_receiver_that_is_no_longer_ready_answers_503"
-CORRECTED = "test_correcting_an_invalid_filter_makes_the_receiver_ready_again_no_longer_stalled"
-NEAR_PATH = "test_a_hook_path_that_is_almost_right_answers_404_how[{}]"
-NEAR_PATHS = [NEAR_PATH.format(v) for v in (
-    "in upper-case hex", "with a trailing slash", "without its last character")]
-NEAR_SIGNATURE = "test_a_github_signature_that_is_almost_right_is_refused_how[{}]"
-NEAR_SIGNATURES = [NEAR_SIGNATURE.format(v) for v in (
-    "in base64", "with an upper-case algorithm name", "one hex digit short",
-    "keyed by the token with its last character changed")]
-UPPER_HEX = (
-    "test_a_github_signature_in_uppercase_hex_is_accepted_as_gos_hex_decoder_takes_either_case")
-NEAR_TOKEN = "test_a_token_that_is_almost_right_is_refused_sender_how[{}]"
-NEAR_TOKENS = [NEAR_TOKEN.format(f"{s}-{t}-{v}") for s, t in (("GitLab", "gitlab"),
-                                                              ("Harbor", "harbor"))
-               for v in ("its last character changed", "in upper case",
-                         "without its last character")]
-EVENT_HEADER = "test_the_event_header_decides_and_a_listedevents_receiver_needs_one_case[{}]"
-ANNOUNCED_RELEASE = EVENT_HEADER.format('announced by X-GitHub-Event "release"')
+READY_RECEIVER = "rule-ready-finalizer"
+NEW_GENERATION = "rule-new-generation"
+FIRST_READY = "url-published"
+RECONCILE_REQUEST = "rule-reconcile-request"
+DELETED = "rule-deletion"
+SECRET_DELETED = "rule-secret-loses-token/secret-deleted"
+TOKEN_KEY_REMOVED = "rule-secret-loses-token/token-key-replaced"
+INVALID_OWN_FILTER = "rule-invalid-filter-stalls"
+NO_LONGER_READY = "not-ready-503"
+CORRECTED = "rule-corrected-filter-ready"
+NEAR_PATHS = [f"rule-hook-path-near-miss/{v}" for v in (
+    "upper-case-hex", "trailing-slash", "last-character-missing")]
+NEAR_SIGNATURES = [f"rule-github-signature-near-miss/{v}" for v in (
+    "base64", "upper-case-algorithm", "hex-digit-short", "wrong-key")]
+UPPER_HEX = "rule-github-signature-upper-hex"
+NEAR_TOKENS = [f"rule-token-near-miss/{s}-{v}" for s in ("gitlab", "harbor")
+               for v in ("last-character-changed", "upper-case", "without-last-character")]
+ANNOUNCED_RELEASE = "rule-event-header-decides/announced-release"
 NO_EVENT_HEADERS = [
-    EVENT_HEADER.format("without an X-GitHub-Event header"),
-    "test_sender_without_its_event_header_is_refused_when_the_receiver_lists_events"
-    "[GitLab-gitlab-X-Gitlab-Event]",
-    "test_sender_without_its_event_header_is_refused_when_the_receiver_lists_events"
-    "[Bitbucket Server-bitbucket-X-Event-Key]",
+    "rule-event-header-decides/no-github-event-header",
+    "rule-event-header-required/gitlab",
+    "rule-event-header-required/bitbucket",
 ]
-NO_EVENTS_LISTED = "test_a_receiver_that_lists_no_events_accepts_every_event"
-NO_EVENT_TYPE = "test_a_type_that_carries_no_event_ignores_the_events_a_receiver_lists"
-OVERSIZE_UNREADY = ("test_a_body_over_3_mib_to_a_suspended_receiver_answers_413",
-                    "test_a_body_over_3_mib_to_a_receiver_that_is_not_ready_answers_413")
-SUSPENDED_BAD_SIGNATURE = "test_a_wrongly_signed_request_to_a_suspended_receiver_answers_503"
-NAMED_FILTERED = "test_a_resource_filter_applies_to_named_resources_too"
-BOTH_FILTERS = "test_a_resources_own_filter_and_the_resource_filter_must_both_hold"
-WILDCARD_FILTERED = "test_a_resource_filter_chooses_among_the_selected_sources"
-OWN_NAMESPACE = "test_a_wildcard_reconciles_the_labelled_sources_of_the_receivers_namespace_only"
-WILDCARD = "test_a_wildcard_name_reconciles_the_sources_its_labels_select"
-KEEPS_ANNOTATIONS = "test_a_sources_own_annotations_are_kept"
-NEW_REQUESTED_AT = "test_each_accepted_event_sets_a_new_requestedat_and_nothing_else"
-CHUNKED = "test_a_signed_push_sent_in_chunks_is_read_whole"
-CHUNKED_OVERSIZE = "test_a_body_over_3_mib_sent_in_chunks_answers_413"
-OTHERS_ANNOTATED = (
-    "test_one_resource_that_cannot_be_annotated_answers_500_yet_the_others_are_annotated")
-SELECTS_NOTHING = "test_a_wildcard_that_selects_nothing_is_not_an_error"
+NO_EVENTS_LISTED = "rule-no-events-listed"
+NO_EVENT_TYPE = "rule-type-without-events"
+OVERSIZE_UNREADY = ("rule-oversize-suspended-413", "rule-oversize-not-ready-413")
+SUSPENDED_BAD_SIGNATURE = "rule-suspended-before-signature"
+NAMED_FILTERED = "rule-resource-filter-named"
+BOTH_FILTERS = "rule-both-filters-hold"
+WILDCARD_FILTERED = "resource-filter-selected"
+OWN_NAMESPACE = "rule-wildcard-own-namespace"
+WILDCARD = "annotate-wildcard-labels"
+KEEPS_ANNOTATIONS = "rule-annotations-kept"
+NEW_REQUESTED_AT = "annotate-requested-at"
+CHUNKED = "rule-chunked-body"
+CHUNKED_OVERSIZE = "rule-chunked-oversize-413"
+OTHERS_ANNOTATED = "annotate-partial-failure"
+SELECTS_NOTHING = "annotate-wildcard-selects-nothing"
 
 
 def _one_of(selected: list[str], failing: str | tuple[str, ...], reason: str, flaw: str,
-            select: str) -> Teeth:
+            ) -> Teeth:
     """A Teeth case over an outline's examples: `failing` must fail, the others pass."""
     fail = (failing,) if isinstance(failing, str) else failing
-    return Teeth(flaw, select, fail, reason, tuple(n for n in selected if n not in fail))
+    return Teeth(flaw, fail, reason, tuple(n for n in selected if n not in fail))
 
 
 class HoleFound(AssertionError):
@@ -147,10 +129,10 @@ class HoleFound(AssertionError):
 
 @dataclass(frozen=True)
 class Teeth:
-    """A flaw, the scenarios `-k select` picks, which must fail (and why), which must pass."""
+    """A flaw, the scenarios (by id) that must fail under it (and why) and those that must
+    pass; the suite runs exactly these."""
 
     flaw: str
-    select: str
     must_fail: tuple[str, ...]
     reason: str  # in the failure message of every scenario of must_fail
     must_pass: tuple[str, ...] = ()
@@ -166,184 +148,143 @@ class Teeth:
     def selected(self) -> set[str]:
         return {*self.must_fail, *self.must_pass}
 
+    @property
+    def selection(self) -> tuple[str, ...]:
+        return scenario_flags(self.selected)
+
+
+def scenario_flags(ids: set[str]) -> tuple[str, ...]:
+    """The suite's flags that run exactly the scenarios `ids`."""
+    return tuple(f"--scenario={scenario}" for scenario in sorted(ids))
+
 
 # --- events and metrics (features/14)
-EVENTS_SELECT = "normal_event or repeated_success or warning_event"
-READY_EVENT = "test_a_ready_receiver_has_a_normal_event_saying_when_it_runs_next"
-REPEATED_EVENT = "test_a_repeated_success_raises_the_count_of_the_same_event"
-WARNING_EVENT = "test_a_receiver_whose_secret_is_missing_has_a_warning_event_naming_the_secret"
-STALLED_EVENT = "test_a_receiver_stalled_by_an_invalid_filter_has_a_warning_event_with_the_reason"
+READY_EVENT = "event-ready-normal"
+REPEATED_EVENT = "event-repeated-count"
+WARNING_EVENT = "event-secret-missing-warning"
+STALLED_EVENT = "event-stalled-warning"
 
 
 CASES = [
-    Teeth("accept-any-signature", "(a_delivery_variant or bitbucket) and sign",
-          (*GITHUB_BAD_SIGNATURES, *BITBUCKET_BAD_SIGNATURES), "expected 400",
-          (GITHUB_ACCEPTED.format("signed with legacy SHA-1 only"),)),
-    Teeth("empty-token-skips-signature", "an_empty_token",
-          ("test_an_empty_token_is_still_the_token_an_unsigned_push_is_refused",),
+    Teeth("accept-any-signature", (*GITHUB_BAD_SIGNATURES, *BITBUCKET_BAD_SIGNATURES),
+          "expected 400",
+          (GITHUB_ACCEPTED.format("legacy-sha1-only"),)),
+    Teeth("empty-token-skips-signature", ("token-empty-still-checked",), "expected 400"),
+    Teeth("annotation-errors-unlogged", ("log-annotation-failure",), "a log line naming"),
+    Teeth("registry-list-items-unchecked", (OTHER_REFUSED.format("quay-wrong-list-item-type"),),
           "expected 400"),
-    Teeth("annotation-errors-unlogged", "cannot_annotate_is_named",
-          ("test_a_resource_the_receiver_cannot_annotate_is_named_in_its_log",),
-          "a log line naming"),
-    Teeth("registry-list-items-unchecked", "quay and item",
-          (OTHER_REFUSED.format("Quay-quay-wrong list item type"),), "expected 400"),
-    Teeth("ignore-content-type", "(content and not cdevent) or charset",
-          (*GITHUB_BAD_CONTENT_TYPES, *BITBUCKET_BAD_CONTENT_TYPES), "expected 400",
-          (GITHUB_ACCEPTED.format("with a charset parameter"),)),
-    Teeth("ignore-event-filter", "does_not_list or package_events or unlisted or their_case",
-          (*UNLISTED_EVENTS, OTHER_REFUSED.format("a CDEvents producer-cdevents-unlisted event")),
-          "expected 400", (EVENT_CASE.format("PUSH"), EVENT_CASE.format("Ping"))),
+    Teeth("ignore-content-type", (*GITHUB_BAD_CONTENT_TYPES, *BITBUCKET_BAD_CONTENT_TYPES),
+          "expected 400", (GITHUB_ACCEPTED.format("charset"),)),
+    Teeth("ignore-event-filter", (*UNLISTED_EVENTS, OTHER_REFUSED.format("cdevents-unlisted-event")),
+          "expected 400", (EVENT_CASE.format("upper-case-push"), EVENT_CASE.format("mixed-case-ping"))),
     Teeth("annotate-before-validating",
-          "(a_delivery_variant_is_refused or the_guide_names_gets or does_not_list"
-          " or package_events or no_receiver_answers_404)",
           (*GITHUB_BAD_SIGNATURES, *GITHUB_BAD_CONTENT_TYPES, *GUIDE_BAD_REQUESTS, UNLISTED,
-           PACKAGE.format("ImageRepository"), PACKAGE.format("OCIRepository")),
+           PACKAGE.format("imagerepository"), PACKAGE.format("ocirepository")),
           "refused, yet annotated", (NO_SUCH_PATH,)),
-    Teeth("no-body-limit", "mib and not suspended and not not_ready and not chunks",
-          ("test_a_body_over_3_mib_answers_413",
-           "test_a_body_over_3_mib_is_refused_before_its_path_is_looked_up"),
-          "expected 413",
-          ("test_a_body_of_exactly_3_mib_is_accepted",)),
-    Teeth("serve-unready", "503 and not wrongly_signed",
-          ("test_a_suspended_receiver_answers_503_and_changes_nothing",
-           "test_a_receiver_that_is_no_longer_ready_answers_503"), "503"),
-    Teeth("gitlab-any-token", "gitlab and guide_names",
-          (GUIDE_REFUSED.format("GitLab-gitlab-wrong token"),
-           GUIDE_REFUSED.format("GitLab-gitlab-missing token")), "expected 400",
-          (GUIDE_ACCEPTED.format("GitLab-gitlab-valid"),
-           GUIDE_REFUSED.format("GitLab-gitlab-unlisted event"))),
-    Teeth("no-404-after-rotation", "rotating or (secret_is_missing and not warning_event)",
-          ("test_rotating_the_token_moves_the_url_and_retires_the_old_one",), "expected 404",
-          ("test_a_receiver_whose_secret_is_missing_is_not_ready_and_serves_nothing",)),
-    Teeth("count-header-lines", "many_small_headers",
-          ("test_many_small_headers_are_fine_flux_limits_header_bytes_not_lines",),
-          "expected 200"),
-    Teeth("null-body-fails", "json_null or imagetag",
-          ("test_a_json_null_body_is_an_empty_map_for_the_filters",), "expected 200",
-          (IMAGE_TAG.format("V1.2.3-was annotated"), IMAGE_TAG.format("latest-was not annotated"))),
-    Teeth("cdevents-content-required", "subject_has_no_content",
-          ("test_a_cdevent_whose_subject_has_no_content_is_valid",), "expected 200"),
-    Teeth("cel-without-extensions", "imagetag or not_a_boolean or json_null",
-          (IMAGE_TAG.format("V1.2.3-was annotated"), IMAGE_TAG.format("latest-was not annotated")),
-          "Ready", ("test_a_filter_whose_output_is_not_a_boolean_stalls_the_receiver",
-                    "test_a_json_null_body_is_an_empty_map_for_the_filters")),
-    Teeth("cel-any-output-type", "not_a_boolean or imagetag",
-          ("test_a_filter_whose_output_is_not_a_boolean_stalls_the_receiver",), "Stalled",
-          (IMAGE_TAG.format("V1.2.3-was annotated"), IMAGE_TAG.format("latest-was not annotated"))),
+    Teeth("no-body-limit", ("limit-body-over-3mib", "limit-body-before-lookup"), "expected 413",
+          ("limit-body-exactly-3mib",)),
+    Teeth("serve-unready", ("suspended-503", "not-ready-503"), "503"),
+    Teeth("gitlab-any-token", (GUIDE_REFUSED.format("gitlab-wrong-token"),
+           GUIDE_REFUSED.format("gitlab-missing-token")), "expected 400",
+          (GUIDE_ACCEPTED.format("gitlab-valid"),
+           GUIDE_REFUSED.format("gitlab-unlisted-event"))),
+    Teeth("no-404-after-rotation", ("token-rotation",), "expected 404",
+          ("token-secret-missing",)),
+    Teeth("count-header-lines", ("headers-many-small-lines",), "expected 200"),
+    Teeth("null-body-fails", ("filter-json-null-body",), "expected 200",
+          (IMAGE_TAG.format("semver"), IMAGE_TAG.format("latest"))),
+    Teeth("cdevents-content-required", ("cdevents-subject-without-content",), "expected 200"),
+    Teeth("cel-without-extensions", (IMAGE_TAG.format("semver"), IMAGE_TAG.format("latest")),
+          "Ready", ("filter-not-boolean-stalls",
+                    "filter-json-null-body")),
+    Teeth("cel-any-output-type", ("filter-not-boolean-stalls",), "Stalled",
+          (IMAGE_TAG.format("semver"), IMAGE_TAG.format("latest"))),
     # Compares each source before and after the request: only requestedAt may change.
-    Teeth("touch-more-than-requested-at", "sets_a_new_requestedat",
-          ("test_each_accepted_event_sets_a_new_requestedat_and_nothing_else",),
+    Teeth("touch-more-than-requested-at", ("annotate-requested-at",),
           "changed more than"),
     # Answers 400, then annotates half a second later: "nothing was annotated" watches the
     # sources for a quiet period after the answer, so a late annotation is caught too.
-    Teeth("annotate-after-refusing", "gitlab and token and guide_names",
-          (GUIDE_REFUSED.format("GitLab-gitlab-wrong token"),
-           GUIDE_REFUSED.format("GitLab-gitlab-missing token")), "refused, yet annotated"),
-    Teeth("oidc-skip-validations", "a_bad_id_token and repository or trusted_issuer",
-          (OIDC_REFUSED.format('for the repository "example-org/other"'),), "expected 400",
+    Teeth("annotate-after-refusing", (GUIDE_REFUSED.format("gitlab-wrong-token"),
+           GUIDE_REFUSED.format("gitlab-missing-token")), "refused, yet annotated"),
+    Teeth("oidc-skip-validations", (OIDC_REFUSED.format("other-repository"),), "expected 400",
           (OIDC_ACCEPTED,)),
-    Teeth("oidc-accept-expired", "a_bad_id_token and (expired or audience)",
-          (OIDC_REFUSED.format("that expired a minute ago"),), "expected 400",
-          (OIDC_REFUSED.format("for another audience"),)),
+    Teeth("oidc-accept-expired", (OIDC_REFUSED.format("expired"),), "expected 400",
+          (OIDC_REFUSED.format("wrong-audience"),)),
     # Writes the annotation a moment after answering: read at each answer, it is not there.
     # "Each accepted event sets a new requestedAt" catches it too (its pushes read no value).
-    Teeth("answer-before-annotating", "many_pushes_at_once",
-          ("test_many_pushes_at_once_to_one_source_are_each_answered_once_the_source_is_"
-           "annotated",), "before the annotation was written"),
+    Teeth("answer-before-annotating", ("concurrent-pushes-one-source",), "before the annotation was written"),
     # Runs its receivers with the flag: the refusal scenario needs the capability it gives.
-    Teeth("cross-namespace-despite-flag", "nocrossnamespacerefs",
-          ("test_with_nocrossnamespacerefs_a_source_in_another_namespace_is_refused",),
+    Teeth("cross-namespace-despite-flag", ("no-cross-namespace-refs",),
           "expected 500", receiver_args=("--no-cross-namespace-refs",),
           capabilities=("no-cross-namespace-refs",)),
     # --- every rule (features/13)
-    Teeth("finalizer-misnamed", "carries_fluxs_finalizer or lets_go_of_its_finalizer",
-          (READY_RECEIVER,), "finalizers are", (DELETED,)),
-    Teeth("finalizer-never-removed", "lets_go_of_its_finalizer", (DELETED,), "to be gone"),
-    Teeth("serve-deleted-receiver", "lets_go_of_its_finalizer", (DELETED,), "expected 404"),
-    Teeth("reconciling-left-when-ready", "carries_fluxs_finalizer or new_generation",
-          (READY_RECEIVER, NEW_GENERATION), "no Reconciling condition"),
-    Teeth("observed-generation-frozen", "new_generation or becomes_ready_and_publishes",
-          (NEW_GENERATION,), "new generation", (FIRST_READY,)),
-    Teeth("stalled-sticks", "correcting_an_invalid or carries_fluxs_finalizer",
-          (CORRECTED,), "no Stalled condition", (READY_RECEIVER,)),
-    Teeth("last-handled-not-reported", "reconcile_request_is_handled", (RECONCILE_REQUEST,),
+    Teeth("finalizer-misnamed", (READY_RECEIVER,), "finalizers are", (DELETED,)),
+    Teeth("finalizer-never-removed", (DELETED,), "to be gone"),
+    Teeth("serve-deleted-receiver", (DELETED,), "expected 404"),
+    Teeth("reconciling-left-when-ready", (READY_RECEIVER, NEW_GENERATION), "no Reconciling condition"),
+    Teeth("observed-generation-frozen", (NEW_GENERATION,), "new generation", (FIRST_READY,)),
+    Teeth("stalled-sticks", (CORRECTED,), "no Stalled condition", (READY_RECEIVER,)),
+    Teeth("last-handled-not-reported", (RECONCILE_REQUEST,),
           "lastHandledReconcileAt"),
-    Teeth("reconcile-request-ignored", "reconcile_request_is_handled", (RECONCILE_REQUEST,),
+    Teeth("reconcile-request-ignored", (RECONCILE_REQUEST,),
           "lastHandledReconcileAt"),
-    Teeth("secret-deletions-ignored", "loses_its_token", (SECRET_DELETED,), "TokenNotFound",
+    Teeth("secret-deletions-ignored", (SECRET_DELETED,), "TokenNotFound",
           (TOKEN_KEY_REMOVED,)),
-    Teeth("token-key-kept", "loses_its_token", (TOKEN_KEY_REMOVED,), "TokenNotFound",
+    Teeth("token-key-kept", (TOKEN_KEY_REMOVED,), "TokenNotFound",
           (SECRET_DELETED,)),
-    Teeth("serve-cleared-path", "loses_its_token", (SECRET_DELETED, TOKEN_KEY_REMOVED),
+    Teeth("serve-cleared-path", (SECRET_DELETED, TOKEN_KEY_REMOVED),
           "expected 404"),
-    Teeth("resource-filters-unchecked", "invalid_filter_on_one or no_longer_ready_answers_503",
-          (INVALID_OWN_FILTER,), "Stalled=True", (NO_LONGER_READY,)),
-    _one_of(NEAR_PATHS, NEAR_PATHS[0], "expected 404", "path-case-insensitive",
-            "almost_right_answers_404"),
-    _one_of(NEAR_PATHS, NEAR_PATHS[1], "expected 404", "path-trailing-slash-ignored",
-            "almost_right_answers_404"),
-    _one_of(NEAR_PATHS, NEAR_PATHS[2], "expected 404", "path-prefix-match",
-            "almost_right_answers_404"),
+    Teeth("resource-filters-unchecked", (INVALID_OWN_FILTER,), "Stalled=True", (NO_LONGER_READY,)),
+    _one_of(NEAR_PATHS, NEAR_PATHS[0], "expected 404", "path-case-insensitive"),
+    _one_of(NEAR_PATHS, NEAR_PATHS[1], "expected 404", "path-trailing-slash-ignored"),
+    _one_of(NEAR_PATHS, NEAR_PATHS[2], "expected 404", "path-prefix-match"),
     _one_of([*NEAR_SIGNATURES, UPPER_HEX], NEAR_SIGNATURES[0], "expected 400",
-            "signature-base64-accepted", "almost_right_is_refused_how or uppercase_hex"),
+            "signature-base64-accepted"),
     _one_of([*NEAR_SIGNATURES, UPPER_HEX], NEAR_SIGNATURES[1], "expected 400",
-            "signature-algorithm-any-case", "almost_right_is_refused_how or uppercase_hex"),
+            "signature-algorithm-any-case"),
     _one_of([*NEAR_SIGNATURES, UPPER_HEX], NEAR_SIGNATURES[2], "expected 400",
-            "signature-prefix-match", "almost_right_is_refused_how or uppercase_hex"),
+            "signature-prefix-match"),
     _one_of([*NEAR_SIGNATURES, UPPER_HEX], UPPER_HEX, "expected 200",
-            "signature-hex-case-sensitive", "almost_right_is_refused_how or uppercase_hex"),
+            "signature-hex-case-sensitive"),
     _one_of(NEAR_TOKENS, (NEAR_TOKENS[1], NEAR_TOKENS[4]), "expected 400",
-            "token-case-insensitive", "token_that_is_almost_right"),
+            "token-case-insensitive"),
     _one_of(NEAR_TOKENS, (NEAR_TOKENS[2], NEAR_TOKENS[5]), "expected 400",
-            "token-prefix-accepted", "token_that_is_almost_right"),
+            "token-prefix-accepted"),
     _one_of([ANNOUNCED_RELEASE, *NO_EVENT_HEADERS], tuple(NO_EVENT_HEADERS), "expected 400",
-            "missing-event-accepted", "event_header_decides or without_its_event_header"),
+            "missing-event-accepted"),
     # Guessing from the body also names an event that no header announced.
     _one_of([ANNOUNCED_RELEASE, *NO_EVENT_HEADERS], (ANNOUNCED_RELEASE, NO_EVENT_HEADERS[0]),
             "expected 400",
-            "event-from-payload", "event_header_decides or without_its_event_header"),
-    Teeth("push-and-ping-by-default", "lists_no_events or carries_no_event",
-          (NO_EVENTS_LISTED,), "expected 200", (NO_EVENT_TYPE,)),
-    Teeth("events-without-event-type", "lists_no_events or carries_no_event",
-          (NO_EVENT_TYPE,), "expected 200", (NO_EVENTS_LISTED,)),
-    Teeth("readiness-before-body", "3_mib_to_a or wrongly_signed_request",
-          OVERSIZE_UNREADY, "expected 413", (SUSPENDED_BAD_SIGNATURE,)),
-    Teeth("validate-before-readiness", "3_mib_to_a or wrongly_signed_request",
-          (SUSPENDED_BAD_SIGNATURE,), "expected 503", OVERSIZE_UNREADY),
-    Teeth("resource-filter-wildcard-only", "named_resources_too or must_both_hold or chooses_among",
-          (NAMED_FILTERED, BOTH_FILTERS), "was annotated", (WILDCARD_FILTERED,)),
-    Teeth("own-filters-ignored", "must_both_hold or named_resources_too",
-          (BOTH_FILTERS,), "was annotated", (NAMED_FILTERED,)),
-    Teeth("filters-either", "must_both_hold or named_resources_too",
-          (BOTH_FILTERS,), "was annotated", (NAMED_FILTERED,)),
-    Teeth("own-filter-overrides", "must_both_hold or named_resources_too",
-          (BOTH_FILTERS,), "was annotated", (NAMED_FILTERED,)),
-    Teeth("wildcard-all-namespaces", "namespace_only or wildcard_name_reconciles",
-          (OWN_NAMESPACE,), "outside the Receiver's namespace", (WILDCARD,)),
-    Teeth("annotations-replaced", "own_annotations_are_kept or sets_a_new_requestedat",
-          (KEEPS_ANNOTATIONS,), "is gone", (NEW_REQUESTED_AT,)),
-    Teeth("chunked-body-dropped", "in_chunks", (CHUNKED,), "expected 200", (CHUNKED_OVERSIZE,)),
-    Teeth("chunked-body-unlimited", "in_chunks", (CHUNKED_OVERSIZE,), "expected 413",
+            "event-from-payload"),
+    Teeth("push-and-ping-by-default", (NO_EVENTS_LISTED,), "expected 200", (NO_EVENT_TYPE,)),
+    Teeth("events-without-event-type", (NO_EVENT_TYPE,), "expected 200", (NO_EVENTS_LISTED,)),
+    Teeth("readiness-before-body", OVERSIZE_UNREADY, "expected 413", (SUSPENDED_BAD_SIGNATURE,)),
+    Teeth("validate-before-readiness", (SUSPENDED_BAD_SIGNATURE,), "expected 503", OVERSIZE_UNREADY),
+    Teeth("resource-filter-wildcard-only", (NAMED_FILTERED, BOTH_FILTERS), "was annotated",
+          (WILDCARD_FILTERED,)),
+    Teeth("own-filters-ignored", (BOTH_FILTERS,), "was annotated", (NAMED_FILTERED,)),
+    Teeth("filters-either", (BOTH_FILTERS,), "was annotated", (NAMED_FILTERED,)),
+    Teeth("own-filter-overrides", (BOTH_FILTERS,), "was annotated", (NAMED_FILTERED,)),
+    Teeth("wildcard-all-namespaces", (OWN_NAMESPACE,), "outside the Receiver's namespace", (WILDCARD,)),
+    Teeth("annotations-replaced", (KEEPS_ANNOTATIONS,), "is gone", (NEW_REQUESTED_AT,)),
+    Teeth("chunked-body-dropped", (CHUNKED,), "expected 200", (CHUNKED_OVERSIZE,)),
+    Teeth("chunked-body-unlimited", (CHUNKED_OVERSIZE,), "expected 413",
           (CHUNKED,)),
     # Three pushes within one second: two of them always share a second, never by luck.
-    Teeth("second-precision-timestamps", "sets_a_new_requestedat", (NEW_REQUESTED_AT,),
+    Teeth("second-precision-timestamps", (NEW_REQUESTED_AT,),
           "did not change"),
-    Teeth("stop-at-first-failure", "others_are_annotated", (OTHERS_ANNOTATED,),
+    Teeth("stop-at-first-failure", (OTHERS_ANNOTATED,),
           "new requestedAt"),
-    Teeth("empty-wildcard-error", "selects_nothing or wildcard_name_reconciles",
-          (SELECTS_NOTHING,), "expected 200", (WILDCARD,)),
+    Teeth("empty-wildcard-error", (SELECTS_NOTHING,), "expected 200", (WILDCARD,)),
     # --- found by `receiver-conformance diff` against Flux
-    Teeth("registry-strict-json", "makes_its_request and (null or trailing)",
-          tuple(OTHER_ACCEPTED.format(case) for case in (
-              "Docker Hub-dockerhub-null body", "Quay-quay-trailing data", "ACR-acr-null body",
-              "ACR-acr-trailing data")),
+    Teeth("registry-strict-json", tuple(OTHER_ACCEPTED.format(case) for case in (
+              "dockerhub-null-body", "quay-trailing-data", "acr-null-body", "acr-trailing-data")),
           "expected 200"),
-    Teeth("no-artifactgenerator-default", "reconciles_every_source",
-          ("test_a_receiver_reconciles_every_source_it_lists",), "expected 200"),
+    Teeth("no-artifactgenerator-default", ("annotate-every-listed-source",), "expected 200"),
     # --- events and metrics (features/14)
-    Teeth("no-events", EVENTS_SELECT, (READY_EVENT, REPEATED_EVENT, WARNING_EVENT,
-                                          STALLED_EVENT), "about Receiver webapp"),
-    Teeth("events-not-aggregated", EVENTS_SELECT, (REPEATED_EVENT,),
+    Teeth("no-events", (READY_EVENT, REPEATED_EVENT, WARNING_EVENT, STALLED_EVENT),
+          "about Receiver webapp"),
+    Teeth("events-not-aggregated", (REPEATED_EVENT,),
           "the event's count to reach 2", (READY_EVENT, WARNING_EVENT, STALLED_EVENT)),
 ]
 # Flaws the suite's runs here cannot show (the receivers log at info, in one encoding; the
@@ -354,7 +295,7 @@ CHECKED_ELSEWHERE = {
     "gcr-envelope-to-filters": "needs gcr-test-keys, which the external target lacks",
 }
 # The shared control run: the unflagged receiver; flagged cases make their own.
-EVERY_SELECTION = " or ".join(f"({case.select})" for case in CASES if not case.receiver_args)
+EVERY_SELECTION = set().union(*(case.selected for case in CASES if not case.receiver_args))
 
 
 @dataclass
@@ -377,30 +318,30 @@ def _run_case(teeth: Teeth, plane: ControlPlane) -> CaseRuns:
         if teeth.receiver_args:  # its own control run, with the same flags
             with ReferenceReceiver(plane.kubeconfig, teeth.receiver_args) as unbroken:
                 runs.control = run_suite(plane.kubeconfig, unbroken.url, *teeth.suite_args,
-                                         _log(unbroken), "-k", teeth.select)
+                                         _log(unbroken), *teeth.selection)
         with BrokenReceiver(plane.kubeconfig, teeth.flaw, teeth.receiver_args) as receiver:
             runs.flawed = run_suite(plane.kubeconfig, receiver.url, *teeth.suite_args,
-                                    _log(receiver), "-k", teeth.select)
+                                    _log(receiver), *teeth.selection)
     except Exception as err:  # reported by the case's own test
         runs.error = err
     return runs
 
 
-def _reference_run(plane: ControlPlane, selection: str) -> SuiteRun:
+def _reference_run(plane: ControlPlane, selection: set[str]) -> SuiteRun:
     """The unflagged cases' selections, once, against the unbroken reference receiver."""
     if not selection:
         return SuiteRun(0, {}, {}, "no unflagged case selected")
     with ReferenceReceiver(plane.kubeconfig) as receiver:
         return run_suite(plane.kubeconfig, receiver.url, *SUITE_ARGS, _log(receiver),
-                         "-k", selection)
+                         *scenario_flags(selection))
 
 
-def _reference_selection(session: pytest.Session, cases: list[Teeth]) -> str:
+def _reference_selection(session: pytest.Session, cases: list[Teeth]) -> set[str]:
     """Every unflagged case's selection when the reference's own test runs, else only the
     selected cases' (so that one case can be run alone)."""
     if any(item.name == "test_the_reference_passes_every_selection" for item in session.items):
         return EVERY_SELECTION
-    return " or ".join(f"({case.select})" for case in cases if not case.receiver_args)
+    return set().union(*(case.selected for case in cases if not case.receiver_args))
 
 
 def _selected_cases(session: pytest.Session) -> list[Teeth]:
@@ -493,7 +434,7 @@ def test_the_suite_fails_the_flawed_receiver(
 
     run = runs.flawed
     assert run is not None
-    assert set(run.outcomes) == teeth.selected, "-k selected other scenarios:\n" + run.explain()
+    assert set(run.outcomes) == teeth.selected, "--scenario selected other scenarios:\n" + run.explain()
     holes = [n for n in teeth.must_fail if run.outcomes[n] != "failed"]
     if holes:
         raise HoleFound(f"{teeth.flaw} went unnoticed by:\n" + run.explain(holes))

@@ -6,7 +6,8 @@ its cause; the report prints the cause, and `--fail-on-disagreement` counts only
 
     - key: request cdevents 400 200 annotated
       cause: ...
-      deviation: the scenario of receiver_conformance/flux/deviations.yaml that pins it (optional)
+      deviation: the id of the scenario of receiver_conformance/flux/deviations.yaml that pins
+        it (optional)
 """
 
 from __future__ import annotations

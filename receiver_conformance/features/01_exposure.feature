@@ -9,21 +9,25 @@ Feature: Exposing the receiver
   Background:
     Given the receiver's pods and its Service "webhook-receiver", as the target runs them
 
+  @id:exposure-loadbalancer
   Scenario: The LoadBalancer Service leads to the receiver's port
     When the guide's LoadBalancer Service "receiver" is applied
     Then the objects route a webhook for "webhook-receiver.example.com" through the LoadBalancer Service "receiver" to the receiver pod on port 9292
 
+  @id:exposure-ingress
   Scenario: The Ingress leads to the receiver's port, for its host only
     When the guide's Ingress "webhook-receiver" is applied
     Then the objects route a webhook for "webhook-receiver.example.com" through the Ingress "webhook-receiver" to the receiver pod on port 9292
     And the objects route a webhook for "elsewhere.example.com" through the Ingress "webhook-receiver" to no pod
 
+  @id:exposure-httproute
   Scenario: The HTTPRoute leads to the receiver's port through the Gateway
     Given the guide's Gateway "internet-gateway" is applied
     When the guide's HTTPRoute "webhook-receiver" is applied
     Then the objects route a webhook for "webhook-receiver.example.com" through the HTTPRoute "webhook-receiver" to the receiver pod on port 9292
     And the objects route a webhook for "elsewhere.example.com" through the HTTPRoute "webhook-receiver" to no pod
 
+  @id:exposure-httproute-without-gateway
   Scenario: An HTTPRoute without its Gateway leads nowhere
     When the guide's HTTPRoute "webhook-receiver" is applied
     Then the objects route a webhook for "webhook-receiver.example.com" through the HTTPRoute "webhook-receiver" to no pod

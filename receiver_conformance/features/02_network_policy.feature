@@ -10,16 +10,19 @@ Feature: Flux's network policies and the guide's
     Given the receiver's pods and its Service "webhook-receiver", as the target runs them
     And Flux's default network policies in the receiver's namespace
 
+  @id:netpol-webhook-port-open
   Scenario: Any namespace may connect to the receiver's webhook port and nothing else
     Then the policies let a pod in another namespace connect to the receiver pod on port 9292
     And the policies let a pod in another namespace connect to the receiver pod on port 8080
     And the policies keep a pod in another namespace from the receiver pod on port 9440
 
+  @id:netpol-without-allow-webhooks
   Scenario: Without allow-webhooks, other namespaces are shut out
     When the policy "allow-webhooks" is left out
     Then the policies keep a pod in another namespace from the receiver pod on port 9292
     And the policies let a pod in the receiver's namespace connect to the receiver pod on port 9292
 
+  @id:netpol-acme-solver
   Scenario: cert-manager's solver admits only cert-manager's namespace
     Given a cert-manager HTTP-01 solver pod in the receiver's namespace
     When the guide's policy "allow-cert-manager-resolver" is applied

@@ -8,6 +8,7 @@ Feature: The Receiver's URL
     Given the guide's GitRepository "webapp"
     And a token generated as the guide does, stored in the Secret "webhook-token"
 
+  @id:url-published
   Scenario: The Receiver becomes Ready and publishes its URL
     When the guide's Receiver "webapp" is created
     Then the Receiver "webapp" becomes Ready
@@ -15,13 +16,14 @@ Feature: The Receiver's URL
     And its Ready message names the webhook path
     And it reports the generation it observed
 
-  @cap-kubectl
+  @cap-kubectl @id:url-kubectl-shows-ready
   Scenario: kubectl shows the Receiver Ready with its URL
     Given the guide's Receiver "webapp" is Ready
     When I run the guide's "kubectl get receiver/webapp"
     Then kubectl shows the columns NAME, AGE, READY and STATUS
     And kubectl shows READY "True" and a STATUS naming the webhook path
 
+  @id:url-differs-per-receiver
   Scenario Outline: Another name or namespace gives another URL
     Given the guide's Receiver "webapp" is Ready
     When the same Receiver is also created as "<name>" in <where>
@@ -30,10 +32,10 @@ Feature: The Receiver's URL
     And its webhook path is derived from the token, its name and its namespace
 
     Examples:
-      | name       | where              |
-      | webapp-two | the same namespace |
+      | id             | name       | where              |
+      | same-namespace | webapp-two | the same namespace |
 
     @cap-fresh-namespaces
     Examples:
-      | name       | where             |
-      | webapp     | another namespace |
+      | id                | name   | where             |
+      | another-namespace | webapp | another namespace |

@@ -10,58 +10,64 @@ Feature: GitHub events
     And a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
 
+  @id:github-signed-event
   Scenario Outline: A signed "<event>" event is accepted and reconciles the source
     When GitHub sends a signed "<event>" event
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
 
     Examples:
-      | event |
-      | ping  |
-      | push  |
+      | id   | event |
+      | ping | ping  |
+      | push | push  |
 
+  @id:github-delivery-accepted
   Scenario Outline: A delivery <variant> is accepted
     When GitHub sends a "push" event <variant>
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
 
     Examples:
-      | variant                      |
-      | signed with legacy SHA-1 only |
-      | sent form-encoded             |
-      | with a charset parameter      |
+      | id               | variant                       |
+      | legacy-sha1-only | signed with legacy SHA-1 only |
+      | form-encoded     | sent form-encoded             |
+      | charset          | with a charset parameter      |
 
+  @id:github-delivery-refused
   Scenario Outline: A delivery <variant> is refused and changes nothing
     When GitHub sends a "push" event <variant>
     Then the receiver answers 400
     And nothing was annotated
 
     Examples:
-      | variant                              |
-      | with a wrong signature               |
-      | without a signature                  |
-      | with a malformed signature           |
-      | with its body changed after signing  |
-      | with a wrong SHA-256 but a valid SHA-1 signature |
-      | form-encoded but signed over the payload only    |
-      | without a Content-Type               |
-      | with an unsupported Content-Type     |
+      | id                       | variant                                          |
+      | wrong-signature          | with a wrong signature                           |
+      | no-signature             | without a signature                              |
+      | malformed-signature      | with a malformed signature                       |
+      | body-changed             | with its body changed after signing              |
+      | wrong-sha256-valid-sha1  | with a wrong SHA-256 but a valid SHA-1 signature |
+      | form-signed-over-payload | form-encoded but signed over the payload only    |
+      | no-content-type          | without a Content-Type                           |
+      | unsupported-content-type | with an unsupported Content-Type                 |
 
+  @id:github-unlisted-event
   Scenario: An event the Receiver does not list is refused
     When GitHub sends a signed "release" event
     Then the receiver answers 400
     And nothing was annotated
 
+  @id:github-event-case
   Scenario Outline: Event names match whatever their case
     When GitHub sends a signed "<event>" event
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
 
     Examples:
-      | event |
-      | PUSH  |
-      | Ping  |
+      | id              | event |
+      | upper-case-push | PUSH  |
+      | mixed-case-ping | Ping  |
 
+  @id:github-package-event
   Scenario Outline: Package events reach an <kind> receiver
     Given an <kind> "webapp"
     And the guide's image Receiver "webapp-image" pointing at the <kind> "webapp"
@@ -74,6 +80,6 @@ Feature: GitHub events
     And nothing was annotated
 
     Examples:
-      | kind            |
-      | ImageRepository |
-      | OCIRepository   |
+      | id              | kind            |
+      | imagerepository | ImageRepository |
+      | ocirepository   | OCIRepository   |

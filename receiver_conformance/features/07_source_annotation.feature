@@ -9,6 +9,7 @@ Feature: Asking the sources to reconcile
   Background:
     Given a token generated as the guide does, stored in the Secret "webhook-token"
 
+  @id:annotate-requested-at
   Scenario: Each accepted event sets a new requestedAt and nothing else
     Given the guide's GitRepository "webapp"
     And the guide's Receiver "webapp" is Ready
@@ -19,6 +20,7 @@ Feature: Asking the sources to reconcile
     When GitHub sends three signed "push" events within one second
     Then each was answered 200 and set a new requestedAt on the GitRepository "webapp"
 
+  @id:annotate-every-listed-source
   Scenario: A Receiver reconciles every source it lists
     Given these sources:
       | kind              | name      |
@@ -34,6 +36,7 @@ Feature: Asking the sources to reconcile
     Then the receiver answers 200
     And every source was annotated
 
+  @id:annotate-wildcard-labels
   Scenario: A wildcard name reconciles the sources its labels select
     Given these sources:
       | kind          | name  | labels        |
@@ -47,6 +50,7 @@ Feature: Asking the sources to reconcile
     And the GitRepository "app-b" was annotated
     And the GitRepository "app-c" was not annotated
 
+  @id:annotate-wildcard-selects-nothing
   Scenario: A wildcard that selects nothing is not an error
     Given a GitRepository "app-c" labelled "team=search"
     And a "generic" Receiver "payments" for every GitRepository labelled "team=payments"
@@ -54,7 +58,7 @@ Feature: Asking the sources to reconcile
     Then the receiver answers 200
     And nothing was annotated
 
-  @cap-fresh-namespaces @without-no-cross-namespace-refs
+  @cap-fresh-namespaces @without-no-cross-namespace-refs @id:annotate-cross-namespace-source
   Scenario: A source in another namespace
     Given a GitRepository "webapp" in another namespace
     And a "generic" Receiver "cross" for the GitRepository "webapp" in that namespace
@@ -62,6 +66,7 @@ Feature: Asking the sources to reconcile
     Then the receiver answers 200
     And the GitRepository "webapp" in that namespace was annotated
 
+  @id:annotate-kustomization-api-version
   Scenario: A Kustomization named with its apiVersion is annotated
     Given a Kustomization "apps"
     And a "generic" Receiver "applier" for the Kustomization "apps" with apiVersion "kustomize.toolkit.fluxcd.io/v1"
@@ -69,6 +74,7 @@ Feature: Asking the sources to reconcile
     Then the receiver answers 200
     And the Kustomization "apps" was annotated
 
+  @id:annotate-failure-500
   Scenario Outline: A resource the receiver cannot annotate answers 500: <case>
     Given a Kustomization "apps"
     And a GitRepository "webapp"
@@ -78,11 +84,12 @@ Feature: Asking the sources to reconcile
     And nothing was annotated
 
     Examples:
-      | case                                 | resource                                          |
-      | a kind with no default apiVersion    | the Kustomization "apps" without an apiVersion    |
-      | a missing object                     | the GitRepository "does-not-exist"                |
-      | a wildcard without matchLabels       | every GitRepository, with no labels               |
+      | id                      | case                              | resource                                       |
+      | no-default-api-version  | a kind with no default apiVersion | the Kustomization "apps" without an apiVersion |
+      | missing-object          | a missing object                  | the GitRepository "does-not-exist"             |
+      | wildcard-without-labels | a wildcard without matchLabels    | every GitRepository, with no labels            |
 
+  @id:suspended-503
   Scenario: A suspended Receiver answers 503 and changes nothing
     Given the guide's GitRepository "webapp"
     And the guide's Receiver "webapp" is Ready
@@ -93,7 +100,7 @@ Feature: Asking the sources to reconcile
     Then a signed GitHub "push" is soon answered 200
     And the GitRepository "webapp" was annotated
 
-  @extended
+  @extended @id:not-ready-503
   Scenario: A Receiver that is no longer Ready answers 503
     Given the guide's GitRepository "webapp"
     And the guide's Receiver "webapp" is Ready
@@ -104,7 +111,7 @@ Feature: Asking the sources to reconcile
     Then the receiver answers 503
     And nothing was annotated
 
-  @extended
+  @extended @id:resource-filter-selected
   Scenario: A resource filter chooses among the selected sources
     Given these sources:
       | kind          | name  | labels        |
@@ -117,7 +124,7 @@ Feature: Asking the sources to reconcile
     And the GitRepository "app-b" was annotated
     And the GitRepository "app-a" was not annotated
 
-  @cap-source-controller
+  @cap-source-controller @id:source-controller-acknowledges
   Scenario: The source controller acknowledges the request
     Given the guide's GitRepository "webapp"
     And the guide's Receiver "webapp" is Ready

@@ -16,7 +16,7 @@ Feature: Real traffic through the guide's exposure and policies
   namespace selector matches: it is dropped until a policy admitting outside sources stands
   beside Flux's, as Flux's users found on Cilium (fluxcd/website#359, fluxcd/flux2#1448).
 
-  @cap-traffic
+  @cap-traffic @id:traffic-pod-through-entry
   Scenario Outline: A signed push from a pod through the <entry> reaches the receiver
     Given the guide's GitRepository "webapp"
     And a token generated as the guide does, stored in the Secret "webhook-token"
@@ -26,12 +26,12 @@ Feature: Real traffic through the guide's exposure and policies
     And the GitRepository "webapp" was annotated
 
     Examples:
-      | entry                                        |
-      | LoadBalancer Service "receiver"              |
-      | Ingress for "webhook-receiver.example.com"   |
-      | HTTPRoute for "webhook-receiver.example.com" |
+      | id           | entry                                        |
+      | loadbalancer | LoadBalancer Service "receiver"              |
+      | ingress      | Ingress for "webhook-receiver.example.com"   |
+      | httproute    | HTTPRoute for "webhook-receiver.example.com" |
 
-  @cap-traffic
+  @cap-traffic @id:traffic-outside-through-proxy
   Scenario Outline: From outside the cluster, the <entry> reaches the receiver through its proxy
     Given the guide's GitRepository "webapp"
     And a token generated as the guide does, stored in the Secret "webhook-token"
@@ -43,11 +43,11 @@ Feature: Real traffic through the guide's exposure and policies
     And the GitRepository "webapp" was annotated
 
     Examples:
-      | entry                                        |
-      | Ingress for "webhook-receiver.example.com"   |
-      | HTTPRoute for "webhook-receiver.example.com" |
+      | id        | entry                                        |
+      | ingress   | Ingress for "webhook-receiver.example.com"   |
+      | httproute | HTTPRoute for "webhook-receiver.example.com" |
 
-  @cap-traffic
+  @cap-traffic @id:traffic-outside-loadbalancer-policy
   Scenario: From outside the cluster, the LoadBalancer needs a policy admitting outside sources
     Given the guide's GitRepository "webapp"
     And a token generated as the guide does, stored in the Secret "webhook-token"
@@ -62,7 +62,7 @@ Feature: Real traffic through the guide's exposure and policies
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
 
-  @cap-traffic
+  @cap-traffic @id:traffic-other-host
   Scenario Outline: A push for another host through the <entry> reaches no receiver
     Given the guide's GitRepository "webapp"
     And a token generated as the guide does, stored in the Secret "webhook-token"
@@ -72,11 +72,11 @@ Feature: Real traffic through the guide's exposure and policies
     And nothing was annotated
 
     Examples:
-      | entry                                 |
-      | Ingress for "elsewhere.example.com"   |
-      | HTTPRoute for "elsewhere.example.com" |
+      | id        | entry                                 |
+      | ingress   | Ingress for "elsewhere.example.com"   |
+      | httproute | HTTPRoute for "elsewhere.example.com" |
 
-  @cap-network-policy-enforcement
+  @cap-network-policy-enforcement @id:traffic-netpol-enforced
   Scenario: Any namespace reaches the webhook port while allow-webhooks stands, none without it
     Given Flux's network policies stand in the receiver's namespace
     Then a probe in a fresh namespace connects to the receiver pods on port 9292
@@ -86,7 +86,7 @@ Feature: Real traffic through the guide's exposure and policies
     When the policy "allow-webhooks" is put back
     Then a probe in a fresh namespace connects to the receiver pods on port 9292
 
-  @cap-network-policy-enforcement
+  @cap-network-policy-enforcement @id:traffic-acme-solver
   Scenario: cert-manager's solver answers only cert-manager's namespace
     Given the policy "allow-cert-manager-resolver" stands in the receiver's namespace
     And a cert-manager HTTP-01 solver pod listening on port 8089 in the receiver's namespace

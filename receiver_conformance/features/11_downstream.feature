@@ -16,6 +16,7 @@ Feature: A push reaches the cluster without waiting for the interval
     And a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
 
+  @id:downstream-push-new-commit
   Scenario: A signed push brings the new commit into the cluster at once
     When a new commit sets greeting "hello again" in the ConfigMap "webapp-settings"
     And GitHub sends the signed "push" event for that commit
@@ -24,6 +25,7 @@ Feature: A push reaches the cluster without waiting for the interval
     And the Kustomization "webapp" soon reports that commit as its last applied revision
     And the ConfigMap "webapp-settings" has greeting "hello again"
 
+  @id:downstream-bad-signature-old-commit
   Scenario: A push with a wrong signature leaves the cluster at the old commit
     When a new commit sets greeting "hello again" in the ConfigMap "webapp-settings"
     And GitHub sends the "push" event for that commit with a wrong signature

@@ -13,7 +13,7 @@ Feature: Trusting an OIDC issuer, and the flags that narrow what a Receiver may 
   Background:
     Given the guide's GitRepository "webapp"
 
-  @core @cap-oidc-test-issuer
+  @core @cap-oidc-test-issuer @id:oidc-valid-token
   Scenario: A valid ID token from the trusted issuer reconciles the source
     Given a "generic-oidc" Receiver "ci" trusting the suite's issuer for tokens whose repository is "example-org/webapp", for the GitRepository "webapp"
     Then its webhook path is derived from its name and namespace alone
@@ -21,7 +21,7 @@ Feature: Trusting an OIDC issuer, and the flags that narrow what a Receiver may 
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
 
-  @core @cap-oidc-test-issuer
+  @core @cap-oidc-test-issuer @id:oidc-bad-token
   Scenario Outline: A bad ID token is refused and changes nothing
     Given a "generic-oidc" Receiver "ci" trusting the suite's issuer for tokens whose repository is "example-org/webapp", for the GitRepository "webapp"
     When the CI job sends an ID token <variant>
@@ -29,15 +29,15 @@ Feature: Trusting an OIDC issuer, and the flags that narrow what a Receiver may 
     And nothing was annotated
 
     Examples:
-      | variant                                     |
-      | that expired a minute ago                   |
-      | for another audience                        |
-      | from an issuer the Receiver does not trust  |
-      | signed with a key the issuer never published |
-      | for the repository "example-org/other"      |
-      | missing                                     |
+      | id               | variant                                      |
+      | expired          | that expired a minute ago                    |
+      | wrong-audience   | for another audience                         |
+      | untrusted-issuer | from an issuer the Receiver does not trust   |
+      | unpublished-key  | signed with a key the issuer never published |
+      | other-repository | for the repository "example-org/other"       |
+      | missing          | missing                                      |
 
-  @extended @cap-oidc-test-issuer
+  @extended @cap-oidc-test-issuer @id:oidc-audience-variables-claims
   Scenario: An audience of its own, variables, and filters that read the claims
     Given a "generic-oidc" Receiver "ci" trusting the suite's issuer with the audience "https://flux.example.test", the variable "repo" = 'claims.repository' and the validation 'vars.repo.startsWith("example-org/")', for the GitRepository "webapp"
     And the Receiver "ci" has the resource filter 'claims.ref == "refs/heads/main"'
@@ -51,7 +51,7 @@ Feature: Trusting an OIDC issuer, and the flags that narrow what a Receiver may 
     Then the receiver answers 400
     And nothing was annotated
 
-  @extended
+  @extended @id:concurrent-pushes-one-source
   Scenario: Many pushes at once to one source are each answered once the source is annotated
     A receiver may write one annotation for pushes that arrive while it is writing one, as
     long as none is answered 200 before a write that started after it arrived is persisted.
@@ -61,7 +61,7 @@ Feature: Trusting an OIDC issuer, and the flags that narrow what a Receiver may 
     Then every one of them is answered 200
     And the GitRepository "webapp" was already annotated when each answer came
 
-  @extended @cap-no-cross-namespace-refs @cap-fresh-namespaces
+  @extended @cap-no-cross-namespace-refs @cap-fresh-namespaces @id:no-cross-namespace-refs
   Scenario: With --no-cross-namespace-refs, a source in another namespace is refused
     Started with `--no-cross-namespace-refs` (multi-tenant clusters), the receiver annotates
     only sources in the Receiver's own namespace: another namespace's is an error (500),

@@ -12,7 +12,7 @@ Feature: Every rule, down to the near misses
 
   # -- the Receiver's status, after its first Ready -------------------------------------
 
-  @core
+  @core @id:rule-ready-finalizer
   Scenario: A Ready Receiver carries Flux's finalizer and is neither Reconciling nor Stalled
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -20,7 +20,7 @@ Feature: Every rule, down to the near misses
     And the Receiver "webapp" has no "Reconciling" condition
     And the Receiver "webapp" has no "Stalled" condition
 
-  @core
+  @core @id:rule-new-generation
   Scenario: A change to the spec is observed: the Receiver reports its new generation
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -28,7 +28,7 @@ Feature: Every rule, down to the near misses
     Then the Receiver "webapp" soon reports the new generation as observed, and is Ready
     And the Receiver "webapp" has no "Reconciling" condition
 
-  @core
+  @core @id:rule-reconcile-request
   Scenario: A reconcile request is handled at once, and picks up an unlabelled Secret's new token
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -37,7 +37,7 @@ Feature: Every rule, down to the near misses
     Then the Receiver "webapp" soon reports that request in lastHandledReconcileAt
     And the webhook path changes to the one derived from the new token
 
-  @core
+  @core @id:rule-deletion
   Scenario: A deleted Receiver lets go of its finalizer, and its path answers 404
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -47,7 +47,7 @@ Feature: Every rule, down to the near misses
     Then the receiver answers 404
     And nothing was annotated
 
-  @core
+  @core @id:rule-secret-loses-token
   Scenario Outline: A Secret that loses its token after Ready: <change>
     Given a token generated as the guide does, stored in the Secret "webhook-token" labelled "reconcile.fluxcd.io/watch=Enabled"
     And the guide's Receiver "webapp" is Ready
@@ -59,11 +59,11 @@ Feature: Every rule, down to the near misses
     And nothing was annotated
 
     Examples:
-      | change                                                       |
-      | the Secret "webhook-token" is deleted                        |
-      | the Secret "webhook-token" is replaced by one holding only a "password" key |
+      | id                 | change                                                                      |
+      | secret-deleted     | the Secret "webhook-token" is deleted                                       |
+      | token-key-replaced | the Secret "webhook-token" is replaced by one holding only a "password" key |
 
-  @extended
+  @extended @id:rule-invalid-filter-stalls
   Scenario: An invalid filter on one resource stalls the Receiver
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a "generic" Receiver "webapp" for the GitRepository "webapp"
@@ -72,7 +72,7 @@ Feature: Every rule, down to the near misses
     And the Receiver "webapp" is not Ready, with reason "InvalidCELExpression"
     And the Stalled message of the Receiver "webapp" carries the CEL error "Syntax error"
 
-  @extended
+  @extended @id:rule-corrected-filter-ready
   Scenario: Correcting an invalid filter makes the Receiver Ready again, no longer Stalled
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a "generic" Receiver "webapp" for the GitRepository "webapp"
@@ -87,7 +87,7 @@ Feature: Every rule, down to the near misses
 
   # -- near misses -----------------------------------------------------------------------
 
-  @core
+  @core @id:rule-hook-path-near-miss
   Scenario Outline: A hook path that is almost right answers 404: <how>
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -96,12 +96,12 @@ Feature: Every rule, down to the near misses
     And nothing was annotated
 
     Examples:
-      | how                        |
-      | in upper-case hex          |
-      | with a trailing slash      |
-      | without its last character |
+      | id                     | how                        |
+      | upper-case-hex         | in upper-case hex          |
+      | trailing-slash         | with a trailing slash      |
+      | last-character-missing | without its last character |
 
-  @core
+  @core @id:rule-github-signature-near-miss
   Scenario Outline: A GitHub signature that is almost right is refused: <how>
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -110,13 +110,13 @@ Feature: Every rule, down to the near misses
     And nothing was annotated
 
     Examples:
-      | how                                                 |
-      | in base64                                           |
-      | with an upper-case algorithm name                   |
-      | one hex digit short                                 |
-      | keyed by the token with its last character changed  |
+      | id                   | how                                                |
+      | base64               | in base64                                          |
+      | upper-case-algorithm | with an upper-case algorithm name                  |
+      | hex-digit-short      | one hex digit short                                |
+      | wrong-key            | keyed by the token with its last character changed |
 
-  @core
+  @core @id:rule-github-signature-upper-hex
   Scenario: A GitHub signature in upper-case hex is accepted, as Go's hex decoder takes either case
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -124,7 +124,7 @@ Feature: Every rule, down to the near misses
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
 
-  @core
+  @core @id:rule-token-near-miss
   Scenario Outline: A token that is almost right is refused: <sender>, <how>
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a "<type>" Receiver "webapp" that lists its sender's events, for the GitRepository "webapp"
@@ -133,15 +133,15 @@ Feature: Every rule, down to the near misses
     And nothing was annotated
 
     Examples:
-      | sender | type   | how                        |
-      | GitLab | gitlab | its last character changed |
-      | GitLab | gitlab | in upper case              |
-      | GitLab | gitlab | without its last character |
-      | Harbor | harbor | its last character changed |
-      | Harbor | harbor | in upper case              |
-      | Harbor | harbor | without its last character |
+      | id                            | sender | type   | how                        |
+      | gitlab-last-character-changed | GitLab | gitlab | its last character changed |
+      | gitlab-upper-case             | GitLab | gitlab | in upper case              |
+      | gitlab-without-last-character | GitLab | gitlab | without its last character |
+      | harbor-last-character-changed | Harbor | harbor | its last character changed |
+      | harbor-upper-case             | Harbor | harbor | in upper case              |
+      | harbor-without-last-character | Harbor | harbor | without its last character |
 
-  @core
+  @core @id:rule-event-header-decides
   Scenario Outline: The event header decides, and a listed-events Receiver needs one: <case>
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -150,11 +150,11 @@ Feature: Every rule, down to the near misses
     And nothing was annotated
 
     Examples:
-      | case                                   |
-      | announced by X-GitHub-Event "release"  |
-      | without an X-GitHub-Event header       |
+      | id                     | case                                  |
+      | announced-release      | announced by X-GitHub-Event "release" |
+      | no-github-event-header | without an X-GitHub-Event header      |
 
-  @core
+  @core @id:rule-event-header-required
   Scenario Outline: <sender> without its event header is refused when the Receiver lists events
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a "<type>" Receiver "webapp" that lists its sender's events, for the GitRepository "webapp"
@@ -163,11 +163,11 @@ Feature: Every rule, down to the near misses
     And nothing was annotated
 
     Examples:
-      | sender           | type      | header      |
-      | GitLab           | gitlab    | X-Gitlab-Event |
-      | Bitbucket Server | bitbucket | X-Event-Key |
+      | id        | sender           | type      | header         |
+      | gitlab    | GitLab           | gitlab    | X-Gitlab-Event |
+      | bitbucket | Bitbucket Server | bitbucket | X-Event-Key    |
 
-  @core
+  @core @id:rule-no-events-listed
   Scenario: A Receiver that lists no events accepts every event
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a "github" Receiver "webapp" for the GitRepository "webapp"
@@ -175,7 +175,7 @@ Feature: Every rule, down to the near misses
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
 
-  @extended
+  @extended @id:rule-type-without-events
   Scenario: A type that carries no event ignores the events a Receiver lists
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a "generic" Receiver "webapp" listing the event "push", for the GitRepository "webapp"
@@ -185,7 +185,7 @@ Feature: Every rule, down to the near misses
 
   # -- the order of the checks -----------------------------------------------------------
 
-  @core
+  @core @id:rule-oversize-suspended-413
   Scenario: A body over 3 MiB to a suspended Receiver answers 413
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a "generic" Receiver "webapp" for the GitRepository "webapp"
@@ -195,7 +195,7 @@ Feature: Every rule, down to the near misses
     Then the receiver answers 413
     And nothing was annotated
 
-  @extended
+  @extended @id:rule-oversize-not-ready-413
   Scenario: A body over 3 MiB to a Receiver that is not Ready answers 413
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a "generic" Receiver "webapp" for the GitRepository "webapp"
@@ -205,7 +205,7 @@ Feature: Every rule, down to the near misses
     Then the receiver answers 413
     And nothing was annotated
 
-  @core
+  @core @id:rule-suspended-before-signature
   Scenario: A wrongly signed request to a suspended Receiver answers 503
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -217,7 +217,7 @@ Feature: Every rule, down to the near misses
 
   # -- the resources ---------------------------------------------------------------------
 
-  @extended
+  @extended @id:rule-resource-filter-named
   Scenario: A resource filter applies to named resources too
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And these sources:
@@ -232,7 +232,7 @@ Feature: Every rule, down to the near misses
     And the GitRepository "app-a" was not annotated
     And the GitRepository "webapp" was not annotated
 
-  @extended
+  @extended @id:rule-both-filters-hold
   Scenario: A resource's own filter and the resource filter must both hold
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And these sources:
@@ -255,7 +255,7 @@ Feature: Every rule, down to the near misses
     And the GitRepository "app-c" was not annotated
     And the GitRepository "app-d" was not annotated
 
-  @core @cap-fresh-namespaces
+  @core @cap-fresh-namespaces @id:rule-wildcard-own-namespace
   Scenario: A wildcard reconciles the labelled sources of the Receiver's namespace only
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a GitRepository "app-a" labelled "team=payments"
@@ -266,7 +266,7 @@ Feature: Every rule, down to the near misses
     And the GitRepository "app-a" was annotated
     And the GitRepository "app-z" in that namespace was not annotated
 
-  @core
+  @core @id:rule-annotations-kept
   Scenario: A source's own annotations are kept
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the GitRepository "webapp" carries the annotation "example.com/owner=payments"
@@ -276,7 +276,7 @@ Feature: Every rule, down to the near misses
     And the GitRepository "webapp" was annotated
     And the GitRepository "webapp" still carries the annotation "example.com/owner=payments"
 
-  @core
+  @core @id:rule-chunked-body
   Scenario: A signed push sent in chunks is read whole
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -284,7 +284,7 @@ Feature: Every rule, down to the near misses
     Then the receiver answers 200
     And the GitRepository "webapp" was annotated
 
-  @core
+  @core @id:rule-chunked-oversize-413
   Scenario: A body over 3 MiB sent in chunks answers 413
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a "generic" Receiver "webapp" for the GitRepository "webapp"

@@ -13,6 +13,7 @@ Feature: Events and metrics
   Background:
     Given the guide's GitRepository "webapp"
 
+  @id:event-ready-normal
   Scenario: A Ready Receiver has a Normal event saying when it runs next
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     When the guide's Receiver "webapp" is created
@@ -20,6 +21,7 @@ Feature: Events and metrics
     And the Receiver "webapp" has a Normal event "Succeeded": "Reconciliation finished, next run in 10m0s"
     And the event is reported by "notification-controller"
 
+  @id:event-repeated-count
   Scenario: A repeated success raises the count of the same event
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -28,6 +30,7 @@ Feature: Events and metrics
     Then the Receiver "webapp" soon reports that request in lastHandledReconcileAt
     And the event is counted 2 times, with no second Normal event
 
+  @id:event-secret-missing-warning
   Scenario: A Receiver whose Secret is missing has a Warning event naming the Secret
     Given a token generated as the guide does
     When the guide's Receiver "webapp" is created
@@ -36,6 +39,7 @@ Feature: Events and metrics
     And that event names the Secret "webhook-token"
     And it has no Normal event
 
+  @id:event-stalled-warning
   Scenario: A Receiver stalled by an invalid filter has a Warning event with the reason
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And the guide's Receiver "webapp" is Ready
@@ -43,7 +47,7 @@ Feature: Events and metrics
     Then the Receiver "webapp" is Stalled, with reason "InvalidCELExpression"
     And the Receiver "webapp" has a Warning event "InvalidCELExpression" with the Ready condition's message
 
-  @cap-receiver-metrics
+  @cap-receiver-metrics @id:metrics-reconcile-duration
   Scenario: The receiver's metrics time the reconciles of each Receiver, as Flux's do
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     When the guide's Receiver "webapp" is created

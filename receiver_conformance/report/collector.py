@@ -25,7 +25,7 @@ from _pytest.junitxml import xml_key
 from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
-from receiver_conformance import distribution
+from receiver_conformance import distribution, scenario_ids
 from receiver_conformance.report import evidence, model, timings
 
 RESULTS_SCHEMA = 1
@@ -139,7 +139,6 @@ class ResultsCollector:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-        _classname_is_feature(item)
         protocol = yield
         if protocol.excinfo is not None:
             return  # the session is ending (pytest.exit, Ctrl-C): the scenario did not run
@@ -159,13 +158,14 @@ class ResultsCollector:
         self.features.setdefault(feature.rel_filename, feature_record(feature))
         return {
             "id": item.nodeid,
+            "scenario_id": scenario_ids.of_run(scenario_ids.of_tags(template.tags), example),
             "feature": feature.name,
             "feature_file": feature.rel_filename,
             "name": scenario.name,
             "description": scenario.description.strip(),
             "line": scenario.line_number,
-            "tags": sorted(template.tags | feature.tags),
-            "example": example,
+            "tags": scenario_ids.other_tags(template.tags | feature.tags),
+            "example": scenario_ids.without_row_id(example),
             "steps": _steps(scenario.steps, item.stash.get(_STEPS_KEY, []), outcome),
             "outcome": outcome,
             "duration": round(sum(r.duration for r in reports), 4),
@@ -288,13 +288,19 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def _classname_is_feature(item: pytest.Item) -> None:
+def name_in_junit(item: pytest.Item) -> None:
     """In junit.xml, a scenario's classname is its feature's name (not the module that binds
-    every feature), so a CI's test view groups the scenarios by feature. pytest's own
-    record_xml_attribute does the same through this reporter."""
+    every feature), so a CI's test view groups the scenarios by feature, and a property
+    `scenario_id` gives its stable id. Called as the scenario starts, in every run (the
+    same reporter serves pytest's own record_xml_attribute and record_property)."""
     template = _template_of(item)
+    if template is None:
+        return
+    scenario_id = run_id(item)
+    if scenario_id and ("scenario_id", scenario_id) not in item.user_properties:
+        item.user_properties.append(("scenario_id", scenario_id))
     xml = item.config.stash.get(xml_key, None)
-    if template is not None and xml is not None:
+    if xml is not None:
         xml.node_reporter(item.nodeid).add_attribute("classname", template.feature.name)
 
 
@@ -306,6 +312,15 @@ def _template_of(item: pytest.Item) -> ScenarioTemplate | None:
         return scenario_wrapper_template_registry.get(obj)
     except TypeError:
         return None
+
+
+def run_id(item: pytest.Item) -> str | None:
+    """The stable id of a collected scenario run (receiver_conformance.scenario_ids), or
+    None for a plain test."""
+    template = _template_of(item)
+    if template is None:
+        return None
+    return scenario_ids.of_run(scenario_ids.of_tags(template.tags), _example_of(item))
 
 
 def _example_of(item: pytest.Item) -> dict[str, str]:

@@ -64,4 +64,5 @@ def render_yaml(results: dict[str, Any]) -> str:
 
 
 def _ref(scenario: dict[str, Any]) -> dict[str, str]:
-    return {"feature": scenario["feature"], "scenario": model.display_name(scenario)}
+    ref = {"id": scenario["scenario_id"]} if scenario.get("scenario_id") else {}
+    return {**ref, "feature": scenario["feature"], "scenario": model.display_name(scenario)}

@@ -1,14 +1,15 @@
 """Known deviations: failures of a real implementation that the suite explains.
 
 A deviation names an implementation (`organization/project`), the versions it was seen in,
-a scenario (its display name, as the reports show it), the cause and an upstream link. The
+a scenario by its stable id (receiver_conformance.scenario_ids: an outline's id covers all
+its rows, `id/row` one row), the cause and an upstream link. The
 scenario still counts as failed everywhere; the reports add the cause next to it, and the
 run passes when every failure is a known deviation of the implementation under test. A
 deviation that no longer fails is reported, so the list cannot go stale unnoticed.
 
     - implementation: fluxcd/notification-controller
       versions: [v1.9.3]
-      scenario: 'A delivery ... [variant=without a signature]'
+      scenario: github-delivery-refused/no-signature
       cause: ...
       upstream: https://github.com/...
 """
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from receiver_conformance.report import model
+from receiver_conformance import scenario_ids
 from receiver_conformance.report.entries import load_entries
 
 FIELDS = ("implementation", "versions", "scenario", "cause")
@@ -58,25 +59,35 @@ class Verdict:
     stale: list[Deviation]  # known deviations whose scenario ran and did not fail
 
 
+def _covers(deviation: Deviation, scenario: dict[str, Any]) -> bool:
+    run = scenario.get("scenario_id")
+    return run is not None and scenario_ids.selects(deviation.scenario, run)
+
+
+def _explaining(known: list[Deviation], scenario: dict[str, Any]) -> Deviation | None:
+    return next((d for d in known if _covers(d, scenario)), None)
+
+
+def _no_longer_fails(deviation: Deviation, scenarios: list[dict[str, Any]]) -> bool:
+    """The deviation's scenario ran and every run of it passed."""
+    runs = [s["outcome"] for s in scenarios if _covers(deviation, s)]
+    return bool(runs) and all(outcome == "passed" for outcome in runs)
+
+
 def mark(results: dict[str, Any], known: list[Deviation]) -> Verdict:
     """Attach `deviation` (cause, upstream) to each failed scenario a deviation explains."""
     implementation = (results.get("run") or {}).get("implementation") or {}
-    relevant = {d.scenario: d for d in known if d.applies_to(implementation)}
+    relevant = [d for d in known if d.applies_to(implementation)]
     explained = unexplained = 0
-    stale = []
-    by_name = {model.display_name(s): s for s in results["scenarios"]}
     for scenario in results["scenarios"]:
         if scenario["outcome"] != "failed":
             continue
-        deviation = relevant.get(model.display_name(scenario))
+        deviation = _explaining(relevant, scenario)
         if deviation is None:
             unexplained += 1
             continue
         explained += 1
         scenario["deviation"] = {"cause": deviation.cause, "upstream": deviation.upstream}
-    for name, deviation in relevant.items():
-        scenario = by_name.get(name)
-        if scenario is not None and scenario["outcome"] == "passed":
-            stale.append(deviation)
+    stale = [d for d in relevant if _no_longer_fails(d, results["scenarios"])]
     results.setdefault("run", {})["known_deviations"] = explained
     return Verdict(explained, unexplained, stale)

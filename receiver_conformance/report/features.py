@@ -8,6 +8,7 @@ from typing import Any
 from pytest_bdd.exceptions import GherkinParseError
 from pytest_bdd.parser import Feature, FeatureParser
 
+from receiver_conformance import scenario_ids
 from receiver_conformance.report.collector import feature_record, step_record
 
 
@@ -44,12 +45,13 @@ def not_run_results(directory: Path) -> dict[str, Any]:
             rule_tags = template.rule.tags if template.rule else set()
             record: dict[str, Any] = {
                 "id": f"{feature.rel_filename}:{template.line_number}",
+                "scenario_id": scenario_ids.of_tags(template.tags),
                 "feature": feature.name,
                 "feature_file": feature.rel_filename,
                 "name": template.name,
                 "description": template.description.strip(),
                 "line": template.line_number,
-                "tags": sorted(template.tags | feature.tags | rule_tags),
+                "tags": scenario_ids.other_tags(template.tags | feature.tags | rule_tags),
                 "example": {},
                 "steps": [step_record(step, "not run") for step in template.steps],
                 "outcome": "not run",

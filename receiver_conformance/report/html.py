@@ -206,6 +206,8 @@ def _feature(index: int, feature: dict[str, Any], scenarios: list[dict[str, Any]
 def _scenario(scenario: dict[str, Any]) -> str:
     outcome = scenario["outcome"]
     tags = "".join(f'<span class="tag">@{escape(t)}</span> ' for t in scenario["tags"])
+    if scenario.get("scenario_id"):
+        tags = f'<code class="id">{escape(scenario["scenario_id"])}</code> ' + tags
     parts = [
         f'<section class="scenario {_cls(outcome)}">',
         f'<h3><span class="pill {_cls(outcome)}">{escape(_label(outcome))}</span>'

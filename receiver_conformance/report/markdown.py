@@ -77,7 +77,8 @@ def _feature(feature: dict[str, Any], scenarios: list[dict[str, Any]]) -> list[s
             f"### {_MARK.get(scenario['outcome'], scenario['outcome'])} "
             f"{model.display_name(scenario)} ({model.seconds(scenario.get('duration'))})",
             "",
-            "Tags: " + " ".join(f"`@{tag}`" for tag in scenario["tags"]),
+            (f"Id: `{scenario['scenario_id']}` · " if scenario.get("scenario_id") else "")
+            + "Tags: " + " ".join(f"`@{tag}`" for tag in scenario["tags"]),
             "",
         ]
         if scenario.get("description"):

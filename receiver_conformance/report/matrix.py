@@ -9,7 +9,7 @@ the changes file names each one (the release it changed in and what changed, tra
 code), and the README shows the counts per release plus every changed or failing scenario.
 A change that the file does not name is listed as unexplained and makes the command fail.
 
-    - scenarios: ['A body over 3 MiB answers 413', ...]   # or scenario: '...'
+    - scenarios: [limit-body-over-3mib, ...]   # scenario ids; or scenario: ID
       changed_in: v1.9.3
       change: ...
 """
@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from receiver_conformance import scenario_ids
 from receiver_conformance.report import model
 from receiver_conformance.report.entries import load_entries
 
@@ -42,7 +43,8 @@ class Change:
 @dataclass
 class Matrix:
     releases: list[str]
-    outcomes: dict[str, dict[str, str]] = field(default_factory=dict)  # scenario -> release
+    outcomes: dict[str, dict[str, str]] = field(default_factory=dict)  # scenario id -> release
+    names: dict[str, str] = field(default_factory=dict)  # scenario id -> name as shown
     counts: dict[str, model.Counts] = field(default_factory=dict)
     flux: dict[str, str] = field(default_factory=dict)  # release -> what it shipped with
 
@@ -74,8 +76,9 @@ def build(runs: list[dict[str, Any]]) -> Matrix:
         details = (results.get("target") or {}).get("details") or {}
         matrix.flux[release] = details.get("controllers") or details.get("implementation", "")
         for scenario in results["scenarios"]:
-            row = matrix.outcomes.setdefault(model.display_name(scenario), {})
-            row[release] = scenario["outcome"]
+            key = scenario.get("scenario_id") or model.display_name(scenario)
+            matrix.names[key] = model.display_name(scenario)
+            matrix.outcomes.setdefault(key, {})[release] = scenario["outcome"]
     return matrix
 
 
@@ -92,13 +95,18 @@ def load_changes(path: Path) -> list[Change]:
     return changes
 
 
+def change_of(changes: list[Change], key: str) -> Change | None:
+    """The change that names the scenario run `key` (by its id, or its outline's)."""
+    return next((c for c in changes if scenario_ids.selects(c.scenario, key)), None)
+
+
 def unexplained(matrix: Matrix, changes: list[Change]) -> list[str]:
-    named = {c.scenario for c in changes}
-    return [name for name in matrix.changed() if name not in named]
+    return [key for key in matrix.changed() if change_of(changes, key) is None]
 
 
-def _row(matrix: Matrix, name: str, note: str) -> str:
-    cells = [MARKS.get(matrix.outcomes[name].get(r, ""), "not run") for r in matrix.releases]
+def _row(matrix: Matrix, key: str, note: str) -> str:
+    cells = [MARKS.get(matrix.outcomes[key].get(r, ""), "not run") for r in matrix.releases]
+    name = matrix.names.get(key, key)
     return f"| {_escape(name)} | " + " | ".join(cells) + f" | {_escape(note)} |"
 
 
@@ -115,7 +123,6 @@ def summary(matrix: Matrix, changes: list[Change]) -> str:
     for label, attr in (("passed", "passed"), ("failed", "failed"), ("skipped", "skipped")):
         lines.append(f"| {label} | " + " | ".join(
             str(getattr(matrix.counts[r], attr)) for r in matrix.releases) + " |")
-    by_scenario = {c.scenario: c for c in changes}
     told: list[str] = []  # each change's text, numbered by first appearance
     changed = matrix.changed()
     lines += ["", f"Scenarios whose outcome differs between releases ({len(changed)}), and "
@@ -123,7 +130,7 @@ def summary(matrix: Matrix, changes: list[Change]) -> str:
               "| scenario | " + " | ".join(matrix.releases) + " | what changed |",
               "| --- |" + " --- |" * (len(matrix.releases) + 1)]
     for name in changed:
-        change = by_scenario.get(name)
+        change = change_of(changes, name)
         note = "**unexplained**"
         if change:
             if change.change not in told:
@@ -138,10 +145,14 @@ def summary(matrix: Matrix, changes: list[Change]) -> str:
 
 def full_table(matrix: Matrix, changes: list[Change]) -> str:
     """Every scenario against every release (the report's matrix.md)."""
-    notes = {c.scenario: f"changed in {c.changed_in}: {c.change}" for c in changes}
+    def note(key: str) -> str:
+        change = change_of(changes, key)
+        return f"changed in {change.changed_in}: {change.change}" if change else ""
+
     lines = ["# Release matrix", "",
              *(f"- {r}: {matrix.flux.get(r) or r}" for r in matrix.releases), "",
              "| scenario | " + " | ".join(matrix.releases) + " | note |",
              "| --- |" + " --- |" * (len(matrix.releases) + 1)]
-    lines += [_row(matrix, name, notes.get(name, "")) for name in sorted(matrix.outcomes)]
+    lines += [_row(matrix, key, note(key))
+              for key in sorted(matrix.outcomes, key=lambda k: matrix.names.get(k, k))]
     return "\n".join(lines) + "\n"

@@ -65,6 +65,16 @@ def runs_of(scenario: dict[str, Any]) -> int:
     return rows or 1
 
 
+def row_ids(scenario: dict[str, Any]) -> list[str]:
+    """The ids of an outline's example rows (their `id` column), as a not-run record lists them."""
+    ids = []
+    for examples in scenario.get("examples", []):
+        if "id" in examples["header"]:
+            column = examples["header"].index("id")
+            ids += [row[column] for row in examples["rows"]]
+    return ids
+
+
 def result_of(counts: Counts) -> str:
     """success (all passed), partial (some skipped, none failed), failure, or 'not run'."""
     if counts.failed:
