@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -370,6 +371,10 @@ def command_run(args: argparse.Namespace) -> int:
         print(counts.line())
         return EXIT_USAGE
     if outcome.pytest_exit_status == 2:  # interrupted: collection errors or pytest.exit()
+        reason = _exit_reason(outcome.log)
+        if reason and counts.passed + counts.failed == 0:  # e.g. the target did not start
+            print(counts.line())
+            return _fail(EXIT_USAGE, reason)
         _print_log_tail(outcome.log)
         print(f"pytest stopped early; see {outcome.log}", file=sys.stderr)
         print(counts.line())
@@ -377,7 +382,9 @@ def command_run(args: argparse.Namespace) -> int:
     print(counts.line() + (f" ({verdict.explained} of the failures are known deviations)"
                            if verdict.explained else ""))
     for stale in verdict.stale:
-        print(f"known deviation no longer fails: {stale.scenario}", file=sys.stderr)
+        print(f"stale deviation: {stale.scenario} passes now; remove it from {known_file}"
+              + (" (allowed by --allow-stale-deviations)" if cfg.allow_stale_deviations else ""),
+              file=sys.stderr)
     if counts.total == 0:
         print("no scenario selected", file=sys.stderr)
         return EXIT_NOT_PASSED
@@ -387,6 +394,7 @@ def command_run(args: argparse.Namespace) -> int:
         and (outcome.pytest_exit_status in (0, 5)
              or (outcome.pytest_exit_status == 1 and verdict.explained == counts.failed))
         and not (cfg.fail_on_skip and counts.skipped)
+        and not (verdict.stale and not cfg.allow_stale_deviations)
     )
     return EXIT_OK if passed else EXIT_NOT_PASSED
 
@@ -580,6 +588,20 @@ def _print_summary(
         f"reports: {report_dir}/report.html (also report.md, conformance-report.yaml, "
         "results.json, junit.xml, cucumber.json)"
     )
+
+
+_EXIT_LINE = re.compile(r"^!+ _pytest\.outcomes\.Exit: (.*?) !+$")
+
+
+def _exit_reason(log: Path) -> str | None:
+    """The reason the plugin gave pytest.exit() (a target that did not start, a bad
+    setting), as the child's log shows it, or None."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    reasons = [m.group(1) for m in map(_EXIT_LINE.match, lines) if m]
+    return reasons[-1] if reasons else None
 
 
 def _print_log_tail(log: Path, lines: int = 15) -> None:

@@ -119,6 +119,9 @@ SETTINGS: tuple[Setting, ...] = (
             "(default when the receiver is Flux's, run by the suite or named by --implementation "
             "fluxcd/notification-controller: the suite's own list)", kind="path",
             scope="run", metavar="FILE"),
+    Setting("allow_stale_deviations", ("--allow-stale-deviations",), "a known deviation whose "
+            "scenario passes now is reported but does not fail the run", kind="flag",
+            scope="run"),
     Setting("fail_on_skip", ("--fail-on-skip",), "exit 1 when any selected scenario was "
             "skipped", kind="flag", scope="run"),
 )
@@ -152,6 +155,7 @@ class RunConfig:
     implementation_version: str | None = None
     implementation_url: str | None = None
     known_deviations: Path | None = None
+    allow_stale_deviations: bool = False
     fail_on_skip: bool = False
     # Where each value came from, for messages: "default", "RC_X" or "--x".
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

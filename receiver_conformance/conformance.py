@@ -25,6 +25,7 @@ from receiver_conformance.capabilities import KNOWN_CAPABILITIES, Profile
 from receiver_conformance.config import ConfigError, RunConfig
 from receiver_conformance.kube import Kube, Timeout, api_client, wait_until
 from receiver_conformance.report.collector import name_in_junit, record_target, run_id
+from receiver_conformance.report.evidence import redact_test_report
 from receiver_conformance.targets import registry
 from receiver_conformance.targets.base import Target
 
@@ -109,6 +110,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     name_in_junit(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Before junit.xml, the terminal or the results see a failure, its secrets go."""
+    redact_test_report(report)
 
 
 def is_scenario(item: pytest.Item) -> bool:

@@ -65,6 +65,9 @@ from pathlib import Path
 from pytest_bdd import given, parsers, scenarios, then, when
 
 from receiver_conformance.report.evidence import attach
+from receiver_conformance.senders.token import generate_token, webhook_path
+
+SENT = {}
 
 scenarios(str(Path(__file__).parent / "features" / "github.feature"))
 
@@ -81,8 +84,15 @@ def push():
 
 @when("GitHub sends a push signed with the wrong token")
 def bad_push(request):
-    sent = {"path": "/hook/" + "a" * 64, "X-Hub-Signature-256": "sha256=" + "f" * 64}
+    token = generate_token()
+    path = webhook_path(token, "webapp", "default")
+    (Path(__file__).parent / "secrets.txt").write_text(token + " " + path)
+    sent = {"path": "/hook/" + "a" * 64, "X-Hub-Signature-256": "sha256=" + "f" * 64,
+            "data": {"token": token, "note": "made with " + token}}
     attach(request, "the request sent", sent)
+    attach(request, "the receiver's log", "handling request: " + path[len("/hook/"):])
+    print("sending to", path, "with", token)
+    SENT.update(path=path, token=token)
 
 
 @then("the GitRepository is annotated")
@@ -95,7 +105,7 @@ def annotated():
 def answers(request, status, event="push"):
     got = 400 if event == "ping" else 200
     attach(request, "the response observed", f"HTTP {got}")
-    assert got == status, f"expected {status}, got {got}"
+    assert got == status, f"expected {status}, got {got} from {SENT}"
 """
 
 # The real plugin is loaded (its entry point); this stands in for its target, so that its
@@ -388,7 +398,7 @@ def test_run_reports_every_scenario_and_fails_on_a_failure(suite: Path, tmp_path
     assert refused["outcome"] == "failed"
     assert [s["status"] for s in refused["steps"]] == ["passed", "passed", "failed"]
     titles = [e["title"] for e in refused["evidence"]]
-    assert titles == ["the request sent", "the response observed"]
+    assert titles == ["the request sent", "the receiver's log", "the response observed"]
     assert refused["evidence"][0]["body"]["path"] == "/hook/aaaaaaaa…"  # masked
     skipped = by_name[("the push travels through the Ingress", None)]
     assert skipped["skip_reason"] .startswith("target embedded lacks traffic (a data plane")
@@ -412,6 +422,59 @@ def test_run_reports_every_scenario_and_fails_on_a_failure(suite: Path, tmp_path
     assert {f.get("id") for f in failed} == {"bad-signature", "unlisted-events/release"}
     properties = {p.get("name"): p.get("value") for p in junit.iter("property")}
     assert properties["receiver-conformance.version"] == version("receiver-conformance")
+
+
+def test_no_report_shows_a_token_a_digest_or_a_hook_path(suite: Path, tmp_path: Path) -> None:
+    """A failing scenario whose evidence, log line, captured output and assertion message all
+    carry its token and hook path: every file of the report directory has them redacted."""
+    out = tmp_path / "out"
+    done = run_cli(suite, out, "--", "-k", "bad_signature")
+    assert done.returncode == 1, done.stdout + done.stderr
+    token, path = (suite / "secrets.txt").read_text().split()
+    digest = path.removeprefix("/hook/")
+    files = sorted(p.name for p in out.iterdir())
+    assert {"junit.xml", "report.md", "report.html", "results.json", "pytest.log"} <= set(files)
+    for name in files:
+        text = (out / name).read_text()
+        for secret in (token, digest):
+            assert secret not in text, f"{name} shows {secret[:8]}…"
+    assert "[token: 40 chars]" in (out / "junit.xml").read_text()
+    assert f"handling request: {digest[:8]}…" in (out / "report.md").read_text()
+    assert token not in done.stdout + done.stderr
+    assert digest not in done.stdout + done.stderr
+
+
+KNOWN = """\
+- implementation: acme/hooks
+  versions: [v1]
+  scenario: {}
+  cause: a cause
+"""
+
+
+@pytest.mark.parametrize(("named", "select", "extra", "code", "says"), [
+    # Every failure is a known deviation: the run passes, and says so (an outline's id covers
+    # its rows; one row passing does not make it stale).
+    ("unlisted-events", "spec", (), 0, "1 of the failures are known deviations"),
+    ("bad-signature", "refused", (), 1, "1 of the failures are known deviations"),
+    # A known deviation whose scenario passes now fails the run, unless allowed.
+    ("unlisted-events/ping", "ping", (), 1, "stale deviation: unlisted-events/ping passes now"),
+    ("unlisted-events/ping", "ping", ("--allow-stale-deviations",), 0,
+     "(allowed by --allow-stale-deviations)"),
+])
+def test_known_deviations_explain_failures_and_go_stale_loudly(
+    suite: Path, tmp_path: Path, named: str, select: str, extra: tuple[str, ...], code: int,
+    says: str,
+) -> None:
+    known = tmp_path / "known.yaml"
+    known.write_text(KNOWN.format(named))
+    done = run_cli(suite, tmp_path / "out", "--known-deviations", str(known), "--implementation",
+                   "acme/hooks", "--implementation-version", "v1", *extra, "--", "-k", select)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert says in done.stdout + done.stderr
+    if "stale" in says:
+        results = json.loads((tmp_path / "out" / "results.json").read_text())
+        assert results["run"]["stale_deviations"] == [named]
 
 
 def test_run_passes_when_everything_selected_passes_or_lacks_a_capability(

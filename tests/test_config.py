@@ -39,6 +39,7 @@ ENV_VALUES: dict[str, tuple[str, object]] = {
     "implementation_version": ("1.2.3", "1.2.3"),
     "implementation_url": ("https://example.com", "https://example.com"),
     "known_deviations": ("/tmp/known.yaml", Path("/tmp/known.yaml")),
+    "allow_stale_deviations": ("yes", True),
     "fail_on_skip": ("1", True),
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -323,3 +324,31 @@ def test_kind_target_takes_the_implementation_by_keyword(tmp_path, monkeypatch):
         implementation="flux", workdir=tmp_path
     ):
         pass
+
+
+FAKE_DOCKER_DOWN = "#!/bin/sh\necho 'Cannot connect to the Docker daemon' >&2\nexit 1\n"
+
+
+@pytest.mark.parametrize(("fakes", "says"), [
+    ({}, "the kind target needs kind"),  # nothing installed
+    ({"kind": "#!/bin/sh\nexit 0\n", "kubectl": "#!/bin/sh\nexit 0\n",
+      "docker": FAKE_DOCKER_DOWN}, "the Docker engine is not reachable"),
+], ids=["kind missing", "engine down"])
+def test_run_exits_2_with_one_line_when_the_engine_is_not_there(
+        tmp_path: Path, fakes: dict[str, str], says: str) -> None:
+    """`run --target kind` as a user types it: one line on stderr, exit 2, no log tail."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, script in fakes.items():
+        (bin_dir / name).write_text(script)
+        (bin_dir / name).chmod(0o755)
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-m", "receiver_conformance.cli", "run", "--target", "kind",
+         "--report-dir", str(tmp_path / "out")],
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(
+        "receiver-conformance: error: kind target did not start: "), done.stderr
+    assert says in lines[0]

@@ -26,6 +26,7 @@ from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from receiver_conformance import distribution, scenario_ids
+from receiver_conformance.redaction import redact_data
 from receiver_conformance.report import evidence, model, timings
 
 RESULTS_SCHEMA = 1
@@ -179,7 +180,7 @@ class ResultsCollector:
         if self.live is None:
             return
         with contextlib.suppress(OSError):
-            self.live.write(json.dumps(live_event(record)) + "\n")
+            self.live.write(json.dumps(redact_data(live_event(record))) + "\n")
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -194,7 +195,8 @@ class ResultsCollector:
                 "scenarios": self.scenarios,
             }
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.path.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n")
+            self.path.write_text(json.dumps(redact_data(results), indent=2, ensure_ascii=False)
+                                 + "\n")
         if self.live is not None:
             with contextlib.suppress(OSError):
                 self.live.close()

@@ -89,5 +89,7 @@ def mark(results: dict[str, Any], known: list[Deviation]) -> Verdict:
         explained += 1
         scenario["deviation"] = {"cause": deviation.cause, "upstream": deviation.upstream}
     stale = [d for d in relevant if _no_longer_fails(d, results["scenarios"])]
-    results.setdefault("run", {})["known_deviations"] = explained
+    run = results.setdefault("run", {})
+    run["known_deviations"] = explained
+    run["stale_deviations"] = [d.scenario for d in stale]
     return Verdict(explained, unexplained, stale)

@@ -2,8 +2,11 @@
 
 Steps call :func:`attach` as they go ("the request sent", "the Receiver's status observed").
 The results collector copies the items of a failed scenario into ``results.json``; the
-report shows them under the failure. Secrets never reach the report: hook paths are cut to
-a short prefix and the values of signature, token and authorization fields are masked.
+report shows them under the failure. Secrets never reach the report: every string passes
+through receiver_conformance.redaction (tokens, hook paths, digests, JWTs), and the values of
+signature, token and authorization fields are masked. `redact_test_report` does the same to
+what pytest reports of a failure (its traceback and captured output), before junit.xml, the
+terminal or the results see it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,10 @@ import re
 from typing import Any
 
 import pytest
+from _pytest._code.code import ReprFileLocation, TerminalRepr
+from _pytest._io import TerminalWriter
+
+from receiver_conformance import redaction
 
 EVIDENCE_KEY = pytest.StashKey[list[dict[str, Any]]]()
 
@@ -20,7 +27,6 @@ EVIDENCE_KEY = pytest.StashKey[list[dict[str, Any]]]()
 _SECRET_NAMES = re.compile(
     r"(token|authorization|signature|secret|password|x-hub-signature|x-signature)", re.IGNORECASE
 )
-_HOOK_PATH = re.compile(r"/hook/([0-9a-f]{8})[0-9a-f]{56}")
 _MAX_BODY_CHARS = 20_000
 
 
@@ -36,9 +42,9 @@ def collected(item: pytest.Item) -> list[dict[str, Any]]:
 
 
 def redact(value: Any) -> Any:
-    """A copy of value with hook paths shortened and secret-named fields masked."""
+    """A copy of value with secrets redacted and secret-named fields masked."""
     if isinstance(value, str):
-        return _HOOK_PATH.sub(r"/hook/\1…", value)
+        return redaction.redact(value)
     if isinstance(value, dict):
         return {
             str(key): mask(val) if _is_secret_name(key, val) else redact(val)
@@ -47,6 +53,32 @@ def redact(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact(val) for val in value]
     return value
+
+
+class _RedactedRepr(TerminalRepr):
+    """A failure's text, redacted, with its one-line summary (what junit.xml's message and
+    the results' error show)."""
+
+    def __init__(self, text: str, crash: ReprFileLocation | None) -> None:
+        self.text = text
+        self.reprcrash = crash
+
+    def toterminal(self, tw: TerminalWriter) -> None:
+        for line in self.text.splitlines():
+            tw.line(line)
+
+
+def redact_test_report(report: pytest.TestReport) -> None:
+    """Take every secret out of what pytest reports of a test phase, in place."""
+    if isinstance(report.longrepr, tuple):  # a skip: (path, line, reason)
+        path, line, reason = report.longrepr
+        report.longrepr = (path, line, redaction.redact(reason))
+    elif report.longrepr is not None:
+        crash = getattr(report.longrepr, "reprcrash", None)
+        if crash is not None:
+            crash = ReprFileLocation(crash.path, crash.lineno, redaction.redact(crash.message))
+        report.longrepr = _RedactedRepr(redaction.redact(str(report.longrepr)), crash)
+    report.sections = [(title, redaction.redact(text)) for title, text in report.sections]
 
 
 def mask(value: Any) -> str:
