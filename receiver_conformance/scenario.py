@@ -323,12 +323,15 @@ class Scenario:
             self.evidence(f"{key[0]} {key[1]} changed besides requestedAt", diff)
         return diff
 
-    def changed_sources(self, quiet_period: float = QUIET_PERIOD) -> list[SourceKey]:
-        """Sources whose requestedAt differs from before the last request, watched for
-        `quiet_period` seconds after the answer (a refused request must change none)."""
+    def changed_sources(self, quiet_period: float = QUIET_PERIOD,
+                        only: list[SourceKey] | None = None) -> list[SourceKey]:
+        """Sources (all of the scenario's, or `only`) whose requestedAt differs from before
+        the last request, watched for `quiet_period` seconds after the answer (a refused
+        request must change none; a source a request must leave alone stays untouched)."""
         deadline = time.monotonic() + quiet_period
+        watched = self.sources if only is None else only
         while True:
-            changed = [key for key in self.sources
+            changed = [key for key in watched
                        if objects.requested_at(self.kube, *key) != self.before.get(key)]
             if changed or time.monotonic() >= deadline:
                 break

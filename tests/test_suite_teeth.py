@@ -191,6 +191,15 @@ CASES = [
     Teeth("no-404-after-rotation", ("token-rotation",), "expected 404",
           ("token-secret-missing",)),
     Teeth("count-header-lines", ("headers-many-small-lines",), "expected 200"),
+    # Annotates what a filter rejected 0.2 s after answering: "was not annotated" watches the
+    # source for a quiet period, as "nothing was annotated" does.
+    Teeth("filtered-annotated-late",
+          ("filter-json-media-type/text-slash-then-json", "filter-json-media-type/text-plain",
+           IMAGE_TAG.format("latest"), WILDCARD_FILTERED, NAMED_FILTERED, BOTH_FILTERS),
+          "was annotated", (IMAGE_TAG.format("semver"), "filter-json-media-type/json")),
+    # Resets the connection instead of answering: "refuses" needs a 4xx answer.
+    Teeth("drop-oversized-headers", ("limit-oversized-headers",), "gave no answer",
+          ("limit-body-over-3mib",)),
     Teeth("null-body-fails", ("filter-json-null-body",), "expected 200",
           (IMAGE_TAG.format("semver"), IMAGE_TAG.format("latest"))),
     Teeth("cdevents-content-required", ("cdevents-subject-without-content",), "expected 200"),

@@ -226,6 +226,35 @@ def count_header_lines() -> None:
     TimedRequestHandler.__init__ = at_most_128  # type: ignore[method-assign]
 
 
+def drop_oversized_headers() -> None:
+    def hang_up(self: TimedRequestHandler, transport: Any) -> None:
+        self._refused = True
+        transport.abort()  # no answer at all: the client sees its connection reset
+
+    TimedRequestHandler._refuse_headers = hang_up  # type: ignore[method-assign]
+
+
+def filtered_annotated_late() -> None:
+    annotate_one = KubeAnnotator._annotate_one
+    pending: set[asyncio.Task[Any]] = set()
+
+    async def late(self: KubeAnnotator, base: str, obj: dict[str, Any], filters: list[Any],
+                   req: Any, stamp: str, claims: Mapping[str, Any] | None = None) -> None:
+        if all(f(obj, req, claims) for f in filters):
+            await annotate_one(self, base, obj, filters, req, stamp, claims)
+            return
+
+        async def anyway() -> None:  # after the answer: a check made at once sees nothing
+            await asyncio.sleep(ANNOTATION_LAG)
+            await annotate_one(self, base, obj, [], req, stamp, claims)
+
+        task = asyncio.create_task(anyway())
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    KubeAnnotator._annotate_one = late  # type: ignore[method-assign]
+
+
 def null_body_fails() -> None:
     request_body = annotate.request_body
 
@@ -889,6 +918,10 @@ FLAWS: dict[str, Flaw] = {
              "library lines are not redacted", logs_request_bytes),
         Flaw("annotation-errors-unlogged", "a resource that cannot be annotated is answered "
              "500 but never named in the log", annotation_errors_unlogged),
+        Flaw("filtered-annotated-late", "a source a filter rejects is annotated anyway, "
+             "a moment after the answer", filtered_annotated_late),
+        Flaw("drop-oversized-headers", "headers over 256 KiB get no answer: the connection "
+             "is reset", drop_oversized_headers),
         Flaw("count-header-lines", "more than 128 header lines answer 400, however small",
              count_header_lines),
         Flaw("null-body-fails", "a JSON null body fails the filters with 500", null_body_fails),
