@@ -29,6 +29,14 @@ class RouteError(LookupError):
     """The request does not reach a pod; the message says at which hop it stops."""
 
 
+class MissingObject(RouteError):
+    """An object a hop names is not there at all."""
+
+    def __init__(self, kind: str, namespace: str, name: str) -> None:
+        super().__init__(f"{kind} {namespace}/{name} not found")
+        self.kind, self.namespace, self.name = kind, namespace, name
+
+
 @dataclass(frozen=True)
 class Hop:
     kind: str
@@ -86,7 +94,7 @@ class Objects:
         try:
             return self._by_key[(kind, namespace, name)]
         except KeyError:
-            raise RouteError(f"{kind} {namespace}/{name} not found") from None
+            raise MissingObject(kind, namespace, name) from None
 
     def of_kind(self, kind: str, namespace: str | None = None) -> list[Mapping[str, Any]]:
         items = self._by_kind.get(kind, [])

@@ -10,6 +10,7 @@ import yaml
 
 from receiver_conformance.paths import FIXTURES, REFERENCE_DEPLOY
 from receiver_conformance.routes import (
+    MissingObject,
     Objects,
     RouteError,
     resolve_http_route,
@@ -289,3 +290,14 @@ def test_every_selected_pod_is_an_endpoint():
 def test_object_without_kind_is_refused():
     with pytest.raises(RouteError, match="without kind"):
         Objects([{"metadata": {"name": "x"}}])
+
+
+@pytest.mark.parametrize(("removed", "kind"), [
+    ("HTTPRoute", MissingObject),  # the route itself: "routes to no pod" would be vacuous
+    ("Gateway", RouteError),  # what the scenario means: the route is attached to nothing
+])
+def test_a_missing_route_is_told_from_a_route_that_leads_nowhere(removed, kind):
+    items = [o for o in guide_objects() if o["kind"] != removed]
+    with pytest.raises(RouteError) as stopped:
+        resolve_http_route(Objects(items), "flux-system", "webhook-receiver", HOST, HOOK)
+    assert type(stopped.value) is kind

@@ -73,8 +73,11 @@ def route_leads_to_receiver(exposure: Exposure, host: str, how: str, name: str,
 @then(parsers.parse('the objects route a webhook for "{host}" through the {how} "{name}" to '
                     "no pod"))
 def route_leads_nowhere(exposure: Exposure, host: str, how: str, name: str) -> None:
-    with pytest.raises(routes.RouteError):
+    with pytest.raises(routes.RouteError) as stopped:
         exposure.route(how, name, host)
+    missing = stopped.value
+    assert not (isinstance(missing, routes.MissingObject) and (missing.kind, missing.name) == (
+        how, name)), f"the {how} {name} itself is not there, so it routes nothing: {missing}"
 
 
 # -- policy verdicts --------------------------------------------------------------------
