@@ -176,11 +176,18 @@ class ResultsCollector:
             "timings": timings.collected(item),
         }
 
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """Tell the CLI how many scenarios will run, for its counter."""
+        self._send({"event": "collected", "total": len(session.items)})
+
     def _print_live(self, record: dict[str, Any]) -> None:
+        self._send(redact_data(live_event(record)))
+
+    def _send(self, event: object) -> None:
         if self.live is None:
             return
         with contextlib.suppress(OSError):
-            self.live.write(json.dumps(redact_data(live_event(record))) + "\n")
+            self.live.write(json.dumps(event) + "\n")
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -232,6 +239,7 @@ def step_record(step: Step, status: str, duration: float | None = None) -> dict[
 def live_event(record: dict[str, Any]) -> dict[str, Any]:
     """The few fields the CLI prints as a scenario finishes."""
     return {
+        "event": "scenario",
         "feature": record["feature"],
         "name": model.display_name(record),
         "outcome": record["outcome"],

@@ -183,6 +183,12 @@ def timing_rows(scenario: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
+def elapsed(duration: float) -> str:
+    """A wall-clock span in whole seconds: '42 s', '1 min 12 s'."""
+    minutes, rest = divmod(round(duration), 60)
+    return f"{minutes} min {rest} s" if minutes else f"{rest} s"
+
+
 def seconds(duration: float | None) -> str:
     if duration is None:
         return "—"
