@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import os
 import queue
+import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,6 +25,7 @@ import pytest
 from receiver_conformance.controlplane import ControlPlane
 from receiver_conformance.pytest_plugin import start_control_plane
 from receiver_conformance.reference_process import ReferenceReceiver
+from receiver_conformance.senders.gcr import TestGoogleIssuer
 from receiver_conformance.suite_run import SuiteRun, run_suite
 from tests.broken.flaws import FLAWS
 from tests.broken.process import BrokenReceiver
@@ -41,6 +45,7 @@ NO_SUCH_PATH = "limit-unknown-path-404"
 IMAGE_TAG = "filter-image-tag/{}"
 OIDC_REFUSED = "oidc-bad-token/{}"
 OIDC_ACCEPTED = "oidc-valid-token"
+SIGNED_PUSH = "github-signed-event/push"
 # Cases run this many at a time, each on its own control plane (env RC_TEETH_WORKERS).
 WORKERS = max(1, int(os.environ.get("RC_TEETH_WORKERS", "2")))
 # The broken receiver runs on this host, so it reaches the suite's OIDC issuer on 127.0.0.1.
@@ -139,10 +144,12 @@ class Teeth:
     # Flags for the receiver (flawed and control alike) and the capabilities they give.
     receiver_args: tuple[str, ...] = ()
     capabilities: tuple[str, ...] = ()
+    suite_extra: tuple[str, ...] = ()  # more flags of the suite's (e.g. --gcr-keys DIR)
 
     @property
     def suite_args(self) -> tuple[str, ...]:
-        return (*SUITE_ARGS, *(a for c in self.capabilities for a in ("--capability", c)))
+        return (*SUITE_ARGS, *(a for c in self.capabilities for a in ("--capability", c)),
+                *self.suite_extra)
 
     @property
     def selected(self) -> set[str]:
@@ -158,6 +165,10 @@ def scenario_flags(ids: set[str]) -> tuple[str, ...]:
     return tuple(f"--scenario={scenario}" for scenario in sorted(ids))
 
 
+# The gcr case's Google test keys: exported before the run (as `receiver-conformance
+# gcr-keys` does), trusted by the receiver through --google-jwks, used by the suite.
+GCR_KEYS = Path(tempfile.gettempdir()) / f"rc-teeth-gcr-keys-{os.getpid()}"
+
 # --- events and metrics (features/14)
 READY_EVENT = "event-ready-normal"
 REPEATED_EVENT = "event-repeated-count"
@@ -169,10 +180,12 @@ CASES = [
     Teeth("accept-any-signature", (*GITHUB_BAD_SIGNATURES, *BITBUCKET_BAD_SIGNATURES),
           "expected 400",
           (GITHUB_ACCEPTED.format("legacy-sha1-only"),)),
-    Teeth("empty-token-skips-signature", ("token-empty-still-checked",), "expected 400"),
-    Teeth("annotation-errors-unlogged", ("log-annotation-failure",), "a log line naming"),
+    Teeth("empty-token-skips-signature", ("token-empty-still-checked",), "expected 400",
+          (SIGNED_PUSH,)),
+    Teeth("annotation-errors-unlogged", ("log-annotation-failure",), "a log line naming",
+          ("annotate-failure-500/missing-object",)),
     Teeth("registry-list-items-unchecked", (OTHER_REFUSED.format("quay-wrong-list-item-type"),),
-          "expected 400"),
+          "expected 400", (OTHER_ACCEPTED.format("quay-valid"),)),
     Teeth("ignore-content-type", (*GITHUB_BAD_CONTENT_TYPES, *BITBUCKET_BAD_CONTENT_TYPES),
           "expected 400", (GITHUB_ACCEPTED.format("charset"),)),
     Teeth("ignore-event-filter", (*UNLISTED_EVENTS, OTHER_REFUSED.format("cdevents-unlisted-event")),
@@ -183,14 +196,15 @@ CASES = [
           "refused, yet annotated", (NO_SUCH_PATH,)),
     Teeth("no-body-limit", ("limit-body-over-3mib", "limit-body-before-lookup"), "expected 413",
           ("limit-body-exactly-3mib",)),
-    Teeth("serve-unready", ("suspended-503", "not-ready-503"), "503"),
+    Teeth("serve-unready", ("suspended-503", "not-ready-503"), "503", (SIGNED_PUSH,)),
     Teeth("gitlab-any-token", (GUIDE_REFUSED.format("gitlab-wrong-token"),
            GUIDE_REFUSED.format("gitlab-missing-token")), "expected 400",
           (GUIDE_ACCEPTED.format("gitlab-valid"),
            GUIDE_REFUSED.format("gitlab-unlisted-event"))),
     Teeth("no-404-after-rotation", ("token-rotation",), "expected 404",
           ("token-secret-missing",)),
-    Teeth("count-header-lines", ("headers-many-small-lines",), "expected 200"),
+    Teeth("count-header-lines", ("headers-many-small-lines",), "expected 200",
+          ("headers-over-256kib/one-line",)),
     # Annotates what a filter rejected 0.2 s after answering: "was not annotated" watches the
     # source for a quiet period, as "nothing was annotated" does.
     Teeth("filtered-annotated-late",
@@ -202,47 +216,51 @@ CASES = [
           ("limit-body-over-3mib",)),
     Teeth("null-body-fails", ("filter-json-null-body",), "expected 200",
           (IMAGE_TAG.format("semver"), IMAGE_TAG.format("latest"))),
-    Teeth("cdevents-content-required", ("cdevents-subject-without-content",), "expected 200"),
+    Teeth("cdevents-content-required", ("cdevents-subject-without-content",), "expected 200",
+          (OTHER_ACCEPTED.format("cdevents-valid"),)),
     Teeth("cel-without-extensions", (IMAGE_TAG.format("semver"), IMAGE_TAG.format("latest")),
           "Ready", ("filter-not-boolean-stalls",
                     "filter-json-null-body")),
     Teeth("cel-any-output-type", ("filter-not-boolean-stalls",), "Stalled",
           (IMAGE_TAG.format("semver"), IMAGE_TAG.format("latest"))),
     # Compares each source before and after the request: only requestedAt may change.
-    Teeth("touch-more-than-requested-at", ("annotate-requested-at",),
-          "changed more than"),
+    Teeth("touch-more-than-requested-at", ("annotate-requested-at",), "changed more than",
+          (SIGNED_PUSH,)),
     # Answers 400, then annotates half a second later: "nothing was annotated" watches the
     # sources for a quiet period after the answer, so a late annotation is caught too.
     Teeth("annotate-after-refusing", (GUIDE_REFUSED.format("gitlab-wrong-token"),
-           GUIDE_REFUSED.format("gitlab-missing-token")), "refused, yet annotated"),
+           GUIDE_REFUSED.format("gitlab-missing-token")), "refused, yet annotated",
+          (GUIDE_ACCEPTED.format("gitlab-valid"),)),
     Teeth("oidc-skip-validations", (OIDC_REFUSED.format("other-repository"),), "expected 400",
           (OIDC_ACCEPTED,)),
     Teeth("oidc-accept-expired", (OIDC_REFUSED.format("expired"),), "expected 400",
           (OIDC_REFUSED.format("wrong-audience"),)),
     # Writes the annotation a moment after answering: read at each answer, it is not there.
     # "Each accepted event sets a new requestedAt" catches it too (its pushes read no value).
-    Teeth("answer-before-annotating", ("concurrent-pushes-one-source",), "before the annotation was written"),
+    Teeth("answer-before-annotating", ("concurrent-pushes-one-source",),
+          "before the annotation was written", (SIGNED_PUSH,)),
     # Runs its receivers with the flag: the refusal scenario needs the capability it gives.
     Teeth("cross-namespace-despite-flag", ("no-cross-namespace-refs",),
-          "expected 500", receiver_args=("--no-cross-namespace-refs",),
+          "expected 500", (SIGNED_PUSH,), receiver_args=("--no-cross-namespace-refs",),
           capabilities=("no-cross-namespace-refs",)),
     # --- every rule (features/13)
     Teeth("finalizer-misnamed", (READY_RECEIVER,), "finalizers are", (DELETED,)),
-    Teeth("finalizer-never-removed", (DELETED,), "to be gone"),
-    Teeth("serve-deleted-receiver", (DELETED,), "expected 404"),
-    Teeth("reconciling-left-when-ready", (READY_RECEIVER, NEW_GENERATION), "no Reconciling condition"),
+    Teeth("finalizer-never-removed", (DELETED,), "to be gone", (READY_RECEIVER,)),
+    Teeth("serve-deleted-receiver", (DELETED,), "expected 404", (READY_RECEIVER,)),
+    Teeth("reconciling-left-when-ready", (READY_RECEIVER, NEW_GENERATION),
+          "no Reconciling condition", (FIRST_READY,)),
     Teeth("observed-generation-frozen", (NEW_GENERATION,), "new generation", (FIRST_READY,)),
     Teeth("stalled-sticks", (CORRECTED,), "no Stalled condition", (READY_RECEIVER,)),
-    Teeth("last-handled-not-reported", (RECONCILE_REQUEST,),
-          "lastHandledReconcileAt"),
-    Teeth("reconcile-request-ignored", (RECONCILE_REQUEST,),
-          "lastHandledReconcileAt"),
+    Teeth("last-handled-not-reported", (RECONCILE_REQUEST,), "lastHandledReconcileAt",
+          (NEW_GENERATION,)),
+    Teeth("reconcile-request-ignored", (RECONCILE_REQUEST,), "lastHandledReconcileAt",
+          (NEW_GENERATION,)),
     Teeth("secret-deletions-ignored", (SECRET_DELETED,), "TokenNotFound",
           (TOKEN_KEY_REMOVED,)),
     Teeth("token-key-kept", (TOKEN_KEY_REMOVED,), "TokenNotFound",
           (SECRET_DELETED,)),
-    Teeth("serve-cleared-path", (SECRET_DELETED, TOKEN_KEY_REMOVED),
-          "expected 404"),
+    Teeth("serve-cleared-path", (SECRET_DELETED, TOKEN_KEY_REMOVED), "expected 404",
+          (FIRST_READY,)),
     Teeth("resource-filters-unchecked", (INVALID_OWN_FILTER,), "Stalled=True", (NO_LONGER_READY,)),
     _one_of(NEAR_PATHS, NEAR_PATHS[0], "expected 404", "path-case-insensitive"),
     _one_of(NEAR_PATHS, NEAR_PATHS[1], "expected 404", "path-trailing-slash-ignored"),
@@ -280,19 +298,28 @@ CASES = [
     Teeth("chunked-body-unlimited", (CHUNKED_OVERSIZE,), "expected 413",
           (CHUNKED,)),
     # Three pushes within one second: two of them always share a second, never by luck.
-    Teeth("second-precision-timestamps", (NEW_REQUESTED_AT,),
-          "did not change"),
-    Teeth("stop-at-first-failure", (OTHERS_ANNOTATED,),
-          "new requestedAt"),
+    Teeth("second-precision-timestamps", (NEW_REQUESTED_AT,), "did not change",
+          (SIGNED_PUSH,)),
+    Teeth("stop-at-first-failure", (OTHERS_ANNOTATED,), "new requestedAt",
+          ("annotate-every-listed-source",)),
     Teeth("empty-wildcard-error", (SELECTS_NOTHING,), "expected 200", (WILDCARD,)),
     # --- found by `receiver-conformance diff` against Flux
     Teeth("registry-strict-json", tuple(OTHER_ACCEPTED.format(case) for case in (
               "dockerhub-null-body", "quay-trailing-data", "acr-null-body", "acr-trailing-data")),
-          "expected 200"),
-    Teeth("no-artifactgenerator-default", ("annotate-every-listed-source",), "expected 200"),
+          "expected 200", (OTHER_ACCEPTED.format("dockerhub-valid"),
+                           OTHER_REFUSED.format("dockerhub-invalid-json"))),
+    Teeth("no-artifactgenerator-default", ("annotate-every-listed-source",), "expected 200",
+          (SIGNED_PUSH,)),
+    # Filters see the Pub/Sub envelope: the notification's fields are not there, the filter
+    # errs and the request answers 500.
+    Teeth("gcr-envelope-to-filters", ("gcr-filter-sees-notification",),
+          "answered 500, expected 200",
+          ("gcr-valid-token/valid",),
+          receiver_args=("--google-jwks", str(GCR_KEYS / "google-jwks.json")),
+          capabilities=("gcr-test-keys",), suite_extra=("--gcr-keys", str(GCR_KEYS))),
     # --- events and metrics (features/14)
     Teeth("no-events", (READY_EVENT, REPEATED_EVENT, WARNING_EVENT, STALLED_EVENT),
-          "about Receiver webapp"),
+          "about Receiver webapp", (FIRST_READY,)),
     Teeth("events-not-aggregated", (REPEATED_EVENT,),
           "the event's count to reach 2", (READY_EVENT, WARNING_EVENT, STALLED_EVENT)),
 ]
@@ -301,7 +328,6 @@ CASES = [
 # or why they are not.
 CHECKED_ELSEWHERE = {
     "logs-request-bytes": "tests/reference/test_log_redaction.py runs the broken receiver",
-    "gcr-envelope-to-filters": "needs gcr-test-keys, which the external target lacks",
 }
 # The shared control run: the unflagged receiver; flagged cases make their own.
 EVERY_SELECTION = set().union(*(case.selected for case in CASES if not case.receiver_args))
@@ -372,6 +398,7 @@ def teeth_runs(request: pytest.FixtureRequest, control_plane: ControlPlane,
     planes = [control_plane]
     previous = os.getcwd()
     os.chdir(REPO_ROOT)  # `python -m tests.broken` runs from the repository root
+    TestGoogleIssuer().save(GCR_KEYS)
     try:
         for _ in range(min(WORKERS, len(cases) + 1) - 1):
             planes.append(start_control_plane())
@@ -399,6 +426,7 @@ def teeth_runs(request: pytest.FixtureRequest, control_plane: ControlPlane,
         yield results
     finally:
         os.chdir(previous)
+        shutil.rmtree(GCR_KEYS, ignore_errors=True)
         for plane in planes[1:]:
             plane.stop()
 
