@@ -25,6 +25,7 @@ from receiver_conformance.mutation.mutants import (
     HARNESS_ERROR,
     KILLED_BY,
     Mutant,
+    function_at,
     killed_by,
     mutated_line,
     outcome_of,
@@ -161,7 +162,7 @@ def test_the_selection_keeps_the_files_and_their_order() -> None:
 
 
 def entry(**kw: object) -> dict[str, object]:
-    return {"file": "reference/x.py", "line": 3,
+    return {"file": "reference/x.py", "line": 3, "function": "f",
             "operator": "core/ReplaceComparisonOperator_Eq_NotEq",
             "original": "if a == b:", "mutated": "if a != b:", "reason": "a is b", **kw}
 
@@ -188,15 +189,54 @@ def test_malformed_equivalents_are_refused(tmp_path: Path) -> None:
     assert equivalents.load(tmp_path / "absent.yaml") == []
 
 
-def test_an_equivalent_matches_by_its_lines_and_the_line_number_breaks_ties(
-        tmp_path: Path) -> None:
+def test_an_equivalent_matches_by_its_lines_where_it_is(tmp_path: Path) -> None:
     known = equivalents.load(write_yaml(tmp_path / "e.yaml", [entry(line=40)]))
-    assert equivalents.match(mutant("survived", line=3), known) is not None  # the code moved
-    assert equivalents.match(mutant("survived", mutated="if a < b:"), known) is None
+    # the code moved, within the same def: still the argued mutant
+    assert equivalents.match(mutant("survived", line=3, function="f"), known) is not None
+    # the same text in another def is another mutant
+    assert equivalents.match(mutant("survived", line=3, function="g"), known) is None
+    assert equivalents.match(mutant("survived", line=40, function="g"), known) is not None
+    assert equivalents.match(mutant("survived", mutated="if a < b:", function="f"), known) is None
     twins = equivalents.load(write_yaml(tmp_path / "e.yaml",
                                         [entry(line=3), entry(line=9, reason="other")]))
-    matched = equivalents.match(mutant("survived", line=9), twins)
+    matched = equivalents.match(mutant("survived", line=9, function="f"), twins)
     assert matched is not None and matched.reason == "other"
+
+
+SOURCE = """\
+X = 1
+
+
+@decorated
+class A:
+    def m(self):
+        if x:
+            return 1
+
+    async def n(self):
+        pass
+
+
+def f():
+    def inner():
+        return 2
+    return inner
+"""
+
+
+@pytest.mark.parametrize(("line", "function"), [
+    (1, "<module>"), (4, "A"), (5, "A"), (7, "A.m"), (10, "A.n"), (14, "f"), (16, "f.inner"),
+    (17, "f"),
+])
+def test_a_mutant_knows_the_def_it_is_in(line: int, function: str) -> None:
+    assert function_at(SOURCE, line) == function
+
+
+def test_the_committed_equivalents_name_where_their_lines_are() -> None:
+    for found in equivalents.load():
+        source = (PACKAGE / found.file).read_text()
+        assert source.splitlines()[found.line - 1].strip() == found.original.strip(), found
+        assert function_at(source, found.line) == found.function, found
 
 
 # --- the report
@@ -207,7 +247,7 @@ def test_the_report_counts_per_module_and_leaves_equivalents_out_of_the_rate(
     mutants = [mutant("killed", 1), mutant("killed", 2), mutant("timeout", 4),
                mutant("survived", 5, mutated="if a is b:"), mutant("survived", 6),
                mutant("error", 7), mutant("killed", 1, file="reference/y.py")]
-    known = [Equivalent("reference/x.py", 6, "core/ReplaceComparisonOperator_Eq_NotEq",
+    known = [Equivalent("reference/x.py", 6, "<module>", "core/ReplaceComparisonOperator_Eq_NotEq",
                         "if a == b:", "if a != b:", "the same either way")]
     built = report.build(mutants, known, wall_seconds=120.0)
     x = built.tallies["reference/x.py"]

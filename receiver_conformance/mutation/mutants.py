@@ -7,6 +7,7 @@ kept to tell apart identical mutations of identical lines.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,9 @@ OUTCOMES = ("killed", "survived", "timeout", "error")
 TIMEOUT_OUTPUT = "timeout"  # cosmic-ray's whole output for a test command it had to kill
 KILLED_BY = "MUTATION-KILLED-BY: "  # receiver_conformance.mutation.check's line naming the failing scenario
 HARNESS_ERROR = "MUTATION-HARNESS-ERROR"  # the check could not judge the mutant
+
+
+MODULE_LEVEL = "<module>"
 
 
 @dataclass(frozen=True)
@@ -32,10 +36,32 @@ class Mutant:
     mutated: str  # the line after, stripped
     outcome: str  # one of OUTCOMES
     killed_by: str = ""  # the first scenario that failed, if the check named one
+    function: str = MODULE_LEVEL  # the def or class the line is in, e.g. "Server._handle"
 
     @property
     def key(self) -> tuple[str, str, str, str]:
         return (self.file, self.operator, self.original, self.mutated)
+
+
+def function_at(source: str, line: int) -> str:
+    """The qualified name of the innermost def or class holding `line` (its decorators
+    included), or MODULE_LEVEL."""
+    found: list[str] = []
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                if start <= line <= (child.end_lineno or child.lineno):
+                    name = f"{prefix}{child.name}"
+                    found.append(name)
+                    visit(child, name + ".")
+                    return
+            else:
+                visit(child, prefix)
+
+    visit(ast.parse(source), "")
+    return found[-1] if found else MODULE_LEVEL
 
 
 def outcome_of(result: WorkResult) -> str:
@@ -81,10 +107,12 @@ def to_mutant(item: WorkItem, result: WorkResult, src: Path, repo: Path) -> Muta
     (spec,) = item.mutations
     file = relative_module(spec.module_path, src)
     line = spec.start_pos[0]
-    lines = (repo / file).read_text().splitlines()
+    source = (repo / file).read_text()
+    lines = source.splitlines()
     original = lines[line - 1].strip() if 0 < line <= len(lines) else ""
     return Mutant(item.job_id, file, line, spec.operator_name, original,
-                  mutated_line(result.diff), outcome_of(result), killed_by(result.output))
+                  mutated_line(result.diff), outcome_of(result), killed_by(result.output),
+                  function_at(source, line))
 
 
 def session_mutants(session: Path, src: Path, repo: Path) -> Iterator[Mutant]:
