@@ -67,7 +67,7 @@ traffic: node-binaries
 
 # The release matrix: the whole suite against each notification-controller release of
 # receiver_conformance/versions.py (each built once, with its own CRDs), then one table, scenario x release,
-# in reports/matrix/matrix.md and the README; each change between releases is named in
+# in reports/matrix/matrix.md and docs/flux.md; each change between releases is named in
 # receiver_conformance/flux/releases.yaml.
 RELEASES ?= $(shell $(PY) -c 'from receiver_conformance import versions; print(*versions.NOTIFICATION_RELEASES)')
 matrix: binaries
@@ -75,7 +75,7 @@ matrix: binaries
 		$(VENV)/bin/receiver-conformance run --target flux --notification-controller $$v \
 			--profile all --report-dir $(REPORT)/matrix/$$v || true; done
 	$(VENV)/bin/receiver-conformance matrix $(addprefix $(REPORT)/matrix/,$(RELEASES)) \
-		--out $(REPORT)/matrix --readme README.md
+		--out $(REPORT)/matrix --readme docs/flux.md
 
 # Generated Receivers and requests, the reference against Flux on one control plane: a
 # fixed seed and a budget for CI (about 3 minutes); the report lists every disagreement.
@@ -84,11 +84,11 @@ diff: binaries
 		--examples 600 --receivers 30 --max-time 150 --shrink-time 20 --report-dir $(REPORT)/diff \
 		--fail-on-disagreement
 
-# The README's "verified against" table, from real runs of both targets.
+# The "verified against" table of docs/flux.md, from real runs of both targets.
 verified: binaries
 	-$(MAKE) conformance conformance-flux
 	$(VENV)/bin/receiver-conformance verified $(REPORT) $(REPORT)/flux \
-		$(wildcard $(REPORT)/node $(REPORT)/node-flux) --readme README.md
+		$(wildcard $(REPORT)/node $(REPORT)/node-flux) --readme docs/flux.md
 
 # The whole suite N times on fresh namespaces; lists every scenario whose outcome changed
 # and fails if any did (`make flake N=20 TARGET=flux`).

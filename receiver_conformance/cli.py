@@ -33,6 +33,15 @@ EXIT_NOT_PASSED = 1
 EXIT_USAGE = 2
 
 _LABELS = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}
+# The pages of docs/ that `receiver-conformance docs` links to from the guide it renders.
+FURTHER_READING = (
+    ("running.md", "Running the suite: the run command, its settings, exit status and reports"),
+    ("targets.md", "Targets and capabilities"),
+    ("scenarios.md", "What the scenarios check"),
+    ("scenario-ids.md", "Stable scenario ids"),
+    ("reference-receiver.md", "The reference receiver"),
+    ("flux.md", "Flux: verified against, where it differs, the release matrix"),
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,7 +162,9 @@ def _add_matrix_command(commands: argparse._SubParsersAction) -> None:
                             help="what changed in which release (YAML; default: "
                             "receiver_conformance/flux/releases.yaml)")
     matrix_cmd.add_argument("--out", type=Path, help="a folder for matrix.md (every scenario)")
-    matrix_cmd.add_argument("--readme", type=Path, help="the README to update")
+    matrix_cmd.add_argument("--page", "--readme", dest="readme", type=Path, metavar="FILE",
+                            help="the Markdown page to update: the summary goes between its "
+                            "release-matrix markers (e.g. docs/flux.md)")
     matrix_cmd.set_defaults(handler=command_matrix)
 
 
@@ -162,10 +173,13 @@ def _add_verified_command(commands: argparse._SubParsersAction) -> None:
         "verified",
         help="the 'verified against' table from the results of real runs",
         description="Print a Markdown table with one row per report directory (its "
-        "results.json); with --readme, write it between the README's markers.",
+        "results.json); with --page (or --readme), write it between the markers of that "
+        "Markdown page.",
     )
     verified_cmd.add_argument("report_dirs", type=Path, nargs="+", metavar="REPORT_DIR")
-    verified_cmd.add_argument("--readme", type=Path, help="the README to update")
+    verified_cmd.add_argument("--page", "--readme", dest="readme", type=Path, metavar="FILE",
+                              help="the Markdown page to update: the table goes between its "
+                              "verified-against markers (e.g. docs/flux.md)")
     verified_cmd.set_defaults(handler=command_verified)
 
 
@@ -254,7 +268,8 @@ def _add_docs_command(commands: argparse._SubParsersAction) -> None:
     docs = commands.add_parser(
         "docs",
         help="render the guide as HTML without running it",
-        description="Render the features as the HTML report, every step shown as not run.",
+        description="Render the features as the HTML report, every step shown as not run, "
+        "with links to the project's docs/ pages for further reading.",
     )
     docs.add_argument(
         "--out",
@@ -450,8 +465,10 @@ def command_docs(args: argparse.Namespace) -> int:
                                 "commit": distribution.commit()}}
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
+        links = [(label, distribution.docs_url(page)) for page, label in FURTHER_READING]
         args.out.write_text(
-            render_html(results, title="Setup Webhook Receivers, executable"), encoding="utf-8"
+            render_html(results, title="Setup Webhook Receivers, executable", links=links),
+            encoding="utf-8",
         )
     except OSError as exc:
         return _fail(EXIT_USAGE, f"cannot write {args.out}: {exc.strerror or exc}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import tomllib
 from importlib import metadata
 
 from receiver_conformance import versions
@@ -13,6 +14,8 @@ from receiver_conformance.paths import CHECKOUT
 
 NAME = "receiver-conformance"
 REFERENCE_EXTRA = "reference"
+# Labels of `project.urls` that may name the project's repository, most specific first.
+REPOSITORY_LABELS = ("repository", "source", "source code", "code", "homepage")
 
 
 class NotInstalled(Exception):
@@ -74,3 +77,36 @@ def requirements(extra: str) -> list[str]:
     wanted = re.compile(rf"""extra\s*==\s*["']{re.escape(extra)}["']""")
     return [req.split(";", 1)[0].strip() for req in declared
             if ";" in req and wanted.search(req.split(";", 1)[1])]
+
+
+def project_urls() -> dict[str, str]:
+    """`project.urls` of pyproject.toml: the checkout's when the package runs from one, else
+    the installed distribution's (its Project-URL metadata); {} when there are none."""
+    if CHECKOUT is not None:
+        try:
+            with (CHECKOUT / "pyproject.toml").open("rb") as file:
+                urls = tomllib.load(file).get("project", {}).get("urls", {})
+        except (OSError, tomllib.TOMLDecodeError):
+            return {}
+        return {str(label): str(url) for label, url in urls.items()}
+    try:
+        entries = metadata.metadata(NAME).get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return {}
+    found: dict[str, str] = {}
+    for entry in entries:
+        label, _, url = entry.partition(",")
+        if url.strip():
+            found[label.strip()] = url.strip()
+    return found
+
+
+def docs_url(page: str) -> str:
+    """Where a page of docs/ is read: on GitHub when `project.urls` names the project's
+    repository there, else the relative `docs/<page>` (right beside a checkout)."""
+    urls = {label.lower(): url for label, url in project_urls().items()}
+    for label in REPOSITORY_LABELS:
+        url = urls.get(label, "")
+        if url.startswith("https://github.com/"):
+            return f"{url.rstrip('/').removesuffix('.git')}/blob/main/docs/{page}"
+    return f"docs/{page}"

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from receiver_conformance.cli import main
+from receiver_conformance import distribution
+from receiver_conformance.cli import FURTHER_READING, main
 from receiver_conformance.invocation import pytest_argv
+from receiver_conformance.report import verified
 from receiver_conformance.report.runner import marker_expression
 from tests.checkout import REPO_ROOT
 
@@ -344,6 +346,41 @@ def test_docs_renders_the_guide_not_run(suite: Path, tmp_path: Path) -> None:
     assert page.count('class="st not-run"') == 11
     assert "<pre>kind: Receiver</pre>" in page
     assert "<th>event</th><th>status</th>" in page  # the outline's examples
+    further = page.split("<b>Further reading</b>", 1)[1].split("</nav>", 1)[0]
+    assert re.search(r'<a href="[^"]*docs/running\.md">', further), further
+    assert further.count("<li>") == len(FURTHER_READING)
+
+
+@pytest.mark.parametrize(("urls", "address"), [
+    ({}, "docs/flux.md"),
+    ({"Repository": "https://github.com/acme/receiver-conformance"},
+     "https://github.com/acme/receiver-conformance/blob/main/docs/flux.md"),
+    ({"Source": "https://github.com/acme/receiver-conformance.git/"},
+     "https://github.com/acme/receiver-conformance/blob/main/docs/flux.md"),
+    ({"Homepage": "https://acme.example/receivers"}, "docs/flux.md"),  # not a repository
+])
+def test_the_guide_links_the_docs_on_the_projects_repository(
+    monkeypatch: pytest.MonkeyPatch, urls: dict[str, str], address: str,
+) -> None:
+    monkeypatch.setattr(distribution, "project_urls", lambda: urls)
+    assert distribution.docs_url("flux.md") == address
+
+
+def test_verified_takes_page_and_readme_alike(tmp_path: Path) -> None:
+    report = tmp_path / "run"
+    report.mkdir()
+    (report / "results.json").write_text(json.dumps({
+        "run": {"implementation": {"project": "acme"}, "target": "external",
+                "date": "2026-12-01T00:00:00Z"},
+        "scenarios": [{"name": "s", "example": {}, "outcome": "passed"}],
+    }))
+    for flag in ("--page", "--readme"):
+        page = tmp_path / f"flux{flag}.md"
+        page.write_text(f"before\n{verified.START}\nold\n{verified.END}\nafter\n")
+        assert main(["verified", str(report), flag, str(page)]) == 0
+        text = page.read_text()
+        assert "| acme | — | external | 2026-12-01 | 1 | 0 | 0 |" in text, text
+        assert text.startswith("before\n") and text.endswith(f"{verified.END}\nafter\n")
 
 
 # --- a real run of a tiny suite through pytest ---

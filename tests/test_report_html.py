@@ -123,6 +123,14 @@ def test_page_is_self_contained(results: dict[str, Any]) -> None:
     assert "url(" not in render_html(results)
 
 
+def test_further_reading_only_when_links_are_given(results: dict[str, Any]) -> None:
+    assert "Further reading" not in render_html(results)
+    page = render_html(results, links=[("Running <the suite>", "docs/running.md?a=1&b=2")])
+    assert '<nav class="further"><b>Further reading</b>' in page
+    assert '<a href="docs/running.md?a=1&amp;b=2">Running &lt;the suite&gt;</a>' in page
+    assert page.index("Further reading") > page.index('<article id="feature-1">')
+
+
 def test_docs_mode_marks_everything_not_run(results: dict[str, Any]) -> None:
     not_run = copy.deepcopy(results)
     not_run.pop("run")

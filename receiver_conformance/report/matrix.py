@@ -1,12 +1,13 @@
 """The release matrix: each scenario's outcome against several releases of one implementation.
 
     receiver-conformance matrix reports/matrix/v1.5.0 reports/matrix/v1.6.0 ... \\
-        --changes receiver_conformance/flux/releases.yaml --out reports/matrix --readme README.md
+        --changes receiver_conformance/flux/releases.yaml --out reports/matrix --readme docs/flux.md
 
 Each report directory is one run (`results.json`); its release is the implementation's
 version. A scenario whose outcome is not the same in every release is a change of behaviour;
 the changes file names each one (the release it changed in and what changed, traced to the
-code), and the README shows the counts per release plus every changed or failing scenario.
+code), and the Markdown page given with --readme (docs/flux.md) shows the counts per release
+plus every changed or failing scenario.
 A change that the file does not name is listed as unexplained and makes the command fail.
 
     - scenarios: [limit-body-over-3mib, ...]   # scenario ids; or scenario: ID

@@ -1,10 +1,10 @@
-"""The README's "verified against" table, generated from the results of real runs.
+"""The "verified against" table of docs/flux.md, generated from the results of real runs.
 
-    receiver-conformance verified reports reports/flux --readme README.md
+    receiver-conformance verified reports reports/flux --readme docs/flux.md
 
 Each run gives one row: implementation and version, target, date, and its counts; a
-failure that is a known deviation is counted as such. With `--readme`, the table replaces
-what stands between the two markers below.
+failure that is a known deviation is counted as such. With `--readme` (or `--page`), the
+table replaces what stands between the two markers below in the Markdown page given.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ END = "<!-- verified-against:end -->"
 
 
 class ReadmeError(Exception):
-    """The README lacks the markers the table goes between."""
+    """The Markdown page lacks the markers the table goes between."""
 
 
 def row(results: dict[str, Any]) -> str:
@@ -40,7 +40,7 @@ def table(runs: list[dict[str, Any]]) -> str:
 
 
 def update_readme(readme: Path, text: str, start: str = START, end: str = END) -> None:
-    """Put `text` between the markers `start` and `end` of the README."""
+    """Put `text` between the markers `start` and `end` of the Markdown page `readme`."""
     content = readme.read_text(encoding="utf-8")
     if start not in content or end not in content:
         raise ReadmeError(f"{readme} has no {start} ... {end} section")
