@@ -126,11 +126,11 @@ def test_the_wheel_registers_its_commands_and_pytest_plugin(wheel: Path) -> None
     assert "reference-receiver = receiver_conformance.reference.__main__:main" in text
 
 
-def test_the_sdist_carries_the_license_and_changelog(dist: Path) -> None:
+def test_the_sdist_carries_the_license_the_changelog_and_the_docs(dist: Path) -> None:
     (sdist,) = dist.glob("*.tar.gz")
     with tarfile.open(sdist) as archive:
         names = {Path(n).name for n in archive.getnames()}
-    assert {"LICENSE", "CHANGELOG.md", "suite.ini"} <= names
+    assert {"LICENSE", "CHANGELOG.md", "suite.ini", "running.md", "scenario-ids.md"} <= names
 
 
 def test_version_from_an_empty_directory(installed: Path, elsewhere: Path) -> None:
