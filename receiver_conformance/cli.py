@@ -10,9 +10,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
+import yaml
+
 from receiver_conformance import config, distribution, versions
 from receiver_conformance.capabilities import KNOWN_CAPABILITIES
 from receiver_conformance.config import ConfigError, RunConfig
+from receiver_conformance.flux import objects
 from receiver_conformance.paths import (
     FEATURES,
     FLUX_DEVIATIONS,
@@ -72,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_run_command(commands)
     _add_list_command(commands)
+    _add_report_commands(commands)
     _add_crds_command(commands)
     _add_gcr_keys_command(commands)
     _add_docs_command(commands)
@@ -264,6 +268,47 @@ def _add_list_command(commands: argparse._SubParsersAction) -> None:
     listing.set_defaults(handler=command_list)
 
 
+def _add_report_commands(commands: argparse._SubParsersAction) -> None:
+    """`report check FILE...`: validate submitted conformance reports."""
+    report = commands.add_parser(
+        "report", help="check conformance reports before publishing them",
+        description="Work with conformance-report.yaml files.")
+    actions = report.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser(
+        "check", help="validate conformance-report.yaml files",
+        description="Validate each report: its shape, a suite version that publishes reports, "
+        "scenarios the suite has, counts that match the listed outcomes, and the digest the "
+        "suite wrote (an edited report fails). Exit 0 when all pass, 1 when one does not.")
+    check.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    _add_features_argument(check)
+    check.set_defaults(handler=command_report_check)
+
+
+def command_report_check(args: argparse.Namespace) -> int:
+    from receiver_conformance.report import check
+
+    try:
+        profiles = check.suite_profiles(not_run_results(args.features))
+    except FeatureFileError as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    bad = 0
+    for path in args.files:
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            return _fail(EXIT_USAGE, f"cannot read {path}: {exc}")
+        except yaml.YAMLError as exc:
+            return _fail(EXIT_USAGE, f"{path} is not YAML: {str(exc).splitlines()[0]}")
+        found = check.problems(document, profiles)
+        if found:
+            bad += 1
+            print(f"{path}: INVALID: {'; '.join(found)}")
+        else:
+            print(f"{path}: ok ({len(document['results'])} results, suite "
+                  f"{document['suite'].get('version')})")
+    return EXIT_NOT_PASSED if bad else EXIT_OK
+
+
 def _add_docs_command(commands: argparse._SubParsersAction) -> None:
     docs = commands.add_parser(
         "docs",
@@ -378,6 +423,8 @@ def command_run(args: argparse.Namespace) -> int:
     except model.ResultsError as exc:
         return _fail(EXIT_USAGE, str(exc))
     results["run"] = run_metadata(request, started, outcome.wall_time)
+    results["run"]["flux_api_versions"] = sorted({objects.RECEIVER_API,
+                                                   *objects.API_VERSIONS.values()})
     known_file = cfg.known_deviations or (FLUX_DEVIATIONS if _tests_flux(cfg) else None)
     try:
         verdict = deviations.mark(results, deviations.load(known_file) if known_file else [])
@@ -569,6 +616,7 @@ def _implementation(cfg: RunConfig) -> dict[str, str]:
     name = cfg.implementation
     if not name and cfg.receiver == "reference":
         name = "receiver-conformance/reference"
+        impl["version"] = distribution.version()  # the reference ships with the suite
     if not name and cfg.runs_flux:
         name = FLUX_RECEIVER
         impl["version"] = (cfg.notification_controller
@@ -582,6 +630,8 @@ def _implementation(cfg: RunConfig) -> dict[str, str]:
         impl["version"] = cfg.implementation_version
     if cfg.implementation_url:
         impl["url"] = cfg.implementation_url
+    if cfg.implementation_contact:
+        impl["contact"] = cfg.implementation_contact
     return impl
 
 

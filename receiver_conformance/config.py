@@ -114,6 +114,9 @@ SETTINGS: tuple[Setting, ...] = (
             scope="run", metavar="V"),
     Setting("implementation_url", ("--implementation-url",), "its home page", scope="run",
             metavar="URL"),
+    Setting("implementation_contact", ("--implementation-contact",), "who answers for it "
+            "(a GitHub handle or an address), for a published report", scope="run",
+            metavar="WHO"),
     Setting("known_deviations", ("--known-deviations",), "failures of the implementation "
             "explained by a cause (YAML); the run passes when every failure is one of them "
             "(default when the receiver is Flux's, run by the suite or named by --implementation "
@@ -154,6 +157,7 @@ class RunConfig:
     implementation: str | None = None
     implementation_version: str | None = None
     implementation_url: str | None = None
+    implementation_contact: str | None = None
     known_deviations: Path | None = None
     allow_stale_deviations: bool = False
     fail_on_skip: bool = False

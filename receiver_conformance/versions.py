@@ -78,3 +78,6 @@ FLUX = FLUX_RELEASE
 # standing in for cert-manager's HTTP-01 solver.
 PROBE_IMAGE = "curlimages/curl:8.13.0"
 SOLVER_IMAGE = "busybox:1.37.0"
+
+# Suite versions whose conformance reports may be published (`report check` refuses others).
+REPORTING_SUITE_VERSIONS = ("0.2.0",)

@@ -567,13 +567,16 @@ def test_run_stopped_before_any_scenario_is_exit_2_with_the_reason(
     assert done.stdout.splitlines()[-1] == "0 passed, 0 failed, 0 skipped"
 
 
+SUITE_VERSION = version("receiver-conformance")
+
+
 @pytest.mark.parametrize(
     ("argv", "implementation", "flux_deviations"),
     [
         (["--target", "embedded"], {"organization": "receiver-conformance",
-                                    "project": "reference"}, False),
+                                    "project": "reference", "version": SUITE_VERSION}, False),
         (["--target", "node"], {"organization": "receiver-conformance",
-                                "project": "reference"}, False),
+                                "project": "reference", "version": SUITE_VERSION}, False),
         (["--target", "flux"], {"organization": "fluxcd", "project": "notification-controller",
                                 "version": "v1.9.3"}, True),
         (["--target", "node", "--notification-controller", "v1.6.0"],

@@ -38,6 +38,7 @@ ENV_VALUES: dict[str, tuple[str, object]] = {
     "implementation": ("acme/hooks", "acme/hooks"),
     "implementation_version": ("1.2.3", "1.2.3"),
     "implementation_url": ("https://example.com", "https://example.com"),
+    "implementation_contact": ("@acme", "@acme"),
     "known_deviations": ("/tmp/known.yaml", Path("/tmp/known.yaml")),
     "allow_stale_deviations": ("yes", True),
     "fail_on_skip": ("1", True),
