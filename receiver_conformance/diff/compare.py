@@ -41,19 +41,15 @@ def receivers(left: ReceiverState, right: ReceiverState) -> list[Difference]:
     return out
 
 
-def request_key(receiver_type: str, left: Answer, right: Answer,
-                cause: str = "") -> tuple[str, ...]:
-    """Differences with the same key are one finding: same statuses, same kind of mismatch,
-    same cause in the request (e.g. 'body nested field dropped'), so that a known entry
-    explains one cause, not every disagreement that happens to share its statuses.
+def request_key(receiver_type: str, left: Answer, right: Answer) -> tuple[str, ...]:
+    """Differences with the same key are one finding: same statuses, same kind of mismatch.
 
     A 4xx is a type's validation, so the type is part of the key; 5xx and 2xx are not
     type-specific (annotation and filters are shared by every type).
     """
     validation = any(400 <= code < 500 for code in (left.status, right.status))
     return ("request", receiver_type if validation else "*", str(left.status),
-            str(right.status), "annotated" if left.annotated != right.annotated else "",
-            cause)
+            str(right.status), "annotated" if left.annotated != right.annotated else "")
 
 
 def receiver_key(diffs: list[Difference]) -> tuple[str, ...]:

@@ -239,8 +239,7 @@ class DiffRun:
             left, right = answers[self.left.name], answers[self.right.name]
             diffs = compare.answers(left, right)
             if diffs:
-                key = compare.request_key(entry.spec.type, left, right,
-                                          generator.body_cause(request))
+                key = compare.request_key(entry.spec.type, left, right)
                 self._disagree(Finding(key, entry.spec, entry.name, entry.states, diffs,
                                        request, built, answers), shrinking)
         return prop
