@@ -24,7 +24,7 @@ from receiver_conformance import paths, scenario_ids
 from receiver_conformance.capabilities import KNOWN_CAPABILITIES, Profile
 from receiver_conformance.config import ConfigError, RunConfig
 from receiver_conformance.kube import Kube, Timeout, api_client, wait_until
-from receiver_conformance.report.collector import name_in_junit, record_target, run_id
+from receiver_conformance.report.collector import JunitNames, record_target, run_id
 from receiver_conformance.report.evidence import redact_test_report
 from receiver_conformance.targets import registry
 from receiver_conformance.targets.base import Target
@@ -61,6 +61,7 @@ def required_capabilities(item: pytest.Item, prefix: str = CAPABILITY_PREFIX) ->
 
 def pytest_configure(config: pytest.Config) -> None:
     run_config(config)
+    config.pluginmanager.register(JunitNames(config), "rc-junit-names")
     for profile in Profile:
         config.addinivalue_line("markers", f"{profile}: conformance profile {profile}")
     for cap, meaning in KNOWN_CAPABILITIES.items():
@@ -105,11 +106,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    name_in_junit(item)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -298,20 +298,36 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
-def name_in_junit(item: pytest.Item) -> None:
+class JunitNames:
     """In junit.xml, a scenario's classname is its feature's name (not the module that binds
     every feature), so a CI's test view groups the scenarios by feature, and a property
-    `scenario_id` gives its stable id. Called as the scenario starts, in every run (the
-    same reporter serves pytest's own record_xml_attribute and record_property)."""
-    template = _template_of(item)
-    if template is None:
-        return
-    scenario_id = run_id(item)
-    if scenario_id and ("scenario_id", scenario_id) not in item.user_properties:
-        item.user_properties.append(("scenario_id", scenario_id))
-    xml = item.config.stash.get(xml_key, None)
-    if xml is not None:
-        xml.node_reporter(item.nodeid).add_attribute("classname", template.feature.name)
+    `scenario_id` gives its stable id; in every run, bare pytest included.
+
+    The names are learnt at collection and given to junit's reporter only once pytest
+    reports a phase of the test: a session that ends before a scenario starts (a target that
+    does not start) leaves no nameless test case behind."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.features: dict[str, str] = {}  # nodeid -> feature name
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            template = _template_of(item)
+            if template is None:
+                continue
+            self.features[item.nodeid] = template.feature.name
+            scenario_id = run_id(item)
+            if scenario_id:
+                item.user_properties.append(("scenario_id", scenario_id))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        xml = self.config.stash.get(xml_key, None)
+        feature = self.features.get(report.nodeid)
+        if xml is not None and feature is not None and report.when == "setup":
+            xml.node_reporter(report).add_attribute("classname", feature)
 
 
 def _template_of(item: pytest.Item) -> ScenarioTemplate | None:
