@@ -6,6 +6,7 @@ import argparse
 import re
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -639,11 +640,12 @@ class LiveView:
     """One line per finished scenario. On a terminal each line starts with a counter and the
     run's elapsed time (`[37/203] 1 min 12 s`); in CI (no TTY) the lines stay plain."""
 
-    def __init__(self, counter: bool) -> None:
+    def __init__(self, counter: bool, clock: Callable[[], float] = time.monotonic) -> None:
         self.counter = counter
+        self.clock = clock
         self.total: int | None = None
         self.done = 0
-        self.started = time.monotonic()
+        self.started = clock()
 
     def __call__(self, event: dict[str, Any]) -> None:
         if event.get("event") == "collected":
@@ -655,7 +657,7 @@ class LiveView:
         line = f"{label:<5} {name}  ({model.seconds(event.get('duration'))})"
         if self.counter:
             line = (f"[{self.done}/{self.total or '?'}] "
-                    f"{model.elapsed(time.monotonic() - self.started)}  {line}")
+                    f"{model.elapsed(self.clock() - self.started)}  {line}")
         if event.get("outcome") == "skipped" and event.get("skip_reason"):
             line += f"  — {event['skip_reason']}"
         print(line, flush=True)

@@ -68,12 +68,14 @@ EVENTS = [{"event": "collected", "total": 2},
 
 
 @pytest.mark.parametrize(("counter", "first", "second"), [
-    (True, "[1/2] 0 s  PASS  F: one  (1.00 s)", "[2/2] 0 s  SKIP  F: two  (0.00 s)  — lacks traffic"),
+    (True, "[1/2] 1 s  PASS  F: one  (1.00 s)",
+     "[2/2] 1 min 12 s  SKIP  F: two  (0.00 s)  — lacks traffic"),
     (False, "PASS  F: one  (1.00 s)", "SKIP  F: two  (0.00 s)  — lacks traffic"),
 ])
 def test_a_terminal_gets_a_counter_and_the_elapsed_time(counter: bool, first: str,
                                                          second: str) -> None:
-    view = LiveView(counter)
+    times = iter([100.0, 101.0, 172.0])  # the start, then as each scenario ends
+    view = LiveView(counter, clock=lambda: next(times))
     out = io.StringIO()
     with redirect_stdout(out):
         for event in EVENTS:
