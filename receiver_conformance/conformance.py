@@ -20,11 +20,11 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from receiver_conformance import config as settings
-from receiver_conformance import paths, scenario_ids
+from receiver_conformance import scenario_ids
 from receiver_conformance.capabilities import KNOWN_CAPABILITIES, Profile
 from receiver_conformance.config import ConfigError, RunConfig
 from receiver_conformance.kube import Kube, Timeout, api_client, wait_until
-from receiver_conformance.report.collector import JunitNames, record_target, run_id
+from receiver_conformance.report.collector import JunitNames, is_bdd, record_target, run_id
 from receiver_conformance.report.evidence import redact_test_report
 from receiver_conformance.targets import registry
 from receiver_conformance.targets.base import Target
@@ -88,20 +88,25 @@ def pytest_bdd_apply_tag(tag: str, function: object) -> bool | None:
     return True if scenario_ids.is_id_tag(tag) else None
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With --scenario, keep only the runs those ids select; an id that names no scenario of
-    the suite ends the session (exit 2, one line)."""
+    """With --scenario, keep only the runs those ids select; an id that names no collected
+    scenario ends the session (exit 2, one line). Runs first, so that the ids are checked
+    against everything collected, before a profile or -k leaves some out."""
     wanted = run_config(config).scenarios
     if not wanted:
         return
-    unknown = scenario_ids.catalogue(paths.FEATURES).unknown(wanted)
+    runs = {item.nodeid: run_id(item) for item in items}
+    known = {run for run in runs.values() if run}
+    unknown = [w for w in wanted if not any(scenario_ids.selects(w, run) for run in known)]
     if unknown:
         pytest.exit(f"--scenario: no scenario has the id {', '.join(unknown)} "
                     "(see 'receiver-conformance list')", returncode=2)
     kept, dropped = [], []
     for item in items:
-        run = run_id(item)
-        chosen = run is None or any(scenario_ids.selects(w, run) for w in wanted)
+        run = runs[item.nodeid]
+        chosen = (any(scenario_ids.selects(w, run) for w in wanted) if run is not None
+                  else not is_bdd(item))  # a scenario without an id cannot be chosen by one
         (kept if chosen else dropped).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)

@@ -79,9 +79,6 @@ class Catalogue:
     def known(self, wanted: str) -> bool:
         return wanted in self.scenarios or wanted in self.runs
 
-    def unknown(self, wanted: Iterable[str]) -> list[str]:
-        return [w for w in wanted if not self.known(w)]
-
 
 def catalogue(directory: Path) -> Catalogue:
     """Read every `.feature` file under `directory` and collect its ids."""

@@ -514,6 +514,15 @@ def test_known_deviations_explain_failures_and_go_stale_loudly(
         assert results["run"]["stale_deviations"] == [named]
 
 
+def test_scenario_ids_select_in_any_suite(suite: Path, tmp_path: Path) -> None:
+    """--scenario works on the features of the steps given, an outline's id for its rows."""
+    done = run_cli(suite, tmp_path / "out", "--scenario", "unlisted-events")
+    assert done.stdout.splitlines()[-1] == "1 passed, 1 failed, 0 skipped", done.stdout
+    done = run_cli(suite, tmp_path / "out", "--scenario", "unlisted-events/nope")
+    assert done.returncode == 2
+    assert "no scenario has the id unlisted-events/nope" in one_line_error(done.stderr)
+
+
 def test_run_passes_when_everything_selected_passes_or_lacks_a_capability(
     suite: Path, tmp_path: Path
 ) -> None:

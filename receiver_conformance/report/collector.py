@@ -340,6 +340,11 @@ def _template_of(item: pytest.Item) -> ScenarioTemplate | None:
         return None
 
 
+def is_bdd(item: pytest.Item) -> bool:
+    """Whether `item` runs a Gherkin scenario (not a plain test)."""
+    return _template_of(item) is not None
+
+
 def run_id(item: pytest.Item) -> str | None:
     """The stable id of a collected scenario run (receiver_conformance.scenario_ids), or
     None for a plain test."""
