@@ -83,8 +83,10 @@ def skip_reason(target: Target, item: pytest.Item) -> str | None:
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_bdd_apply_tag(tag: str, function: object) -> bool | None:
-    """A scenario's `@id:<name>` tag is its id (receiver_conformance.scenario_ids), not a mark."""
+    """A scenario's `@id:<name>` tag is its id (receiver_conformance.scenario_ids), not a mark.
+    Runs before pytest-bdd's own implementation, which would make it an unknown mark."""
     return True if scenario_ids.is_id_tag(tag) else None
 
 

@@ -4,6 +4,7 @@ the project says about a scenario names it by an id that exists."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,6 +101,17 @@ def test_an_unknown_scenario_id_exits_2_with_one_line() -> None:
     assert done.returncode == 2, done.stdout + done.stderr
     assert "--scenario: no scenario has the id token-rotation/no-such-row" in (
         done.stdout + done.stderr)
+
+
+def test_id_tags_are_not_marks() -> None:
+    """Collected in a plain pytest session (as `make test` collects the steps' own test), an
+    id tag must not reach pytest as an unknown mark."""
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+         "-W", "error::pytest.PytestUnknownMarkWarning", str(paths.PACKAGE / "steps")],
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "203 tests collected" in done.stdout
 
 
 def _results(*runs: tuple[str, str]) -> dict:
