@@ -75,6 +75,13 @@ class Binaries:
     kubectl: Path | None
     source: str  # "KUBEBUILDER_ASSETS", "cache" or "build"
 
+    def describe(self) -> str:
+        """Where the binaries come from, without a path of this machine (reports show it)."""
+        if self.source == "KUBEBUILDER_ASSETS":
+            return "kube-apiserver and etcd from KUBEBUILDER_ASSETS"
+        return (f"kube-apiserver {versions.KUBERNETES} and etcd {versions.ETCD}, "
+                "built from their Go modules")
+
 
 _stderr = stderr_log("control-plane")
 

@@ -64,7 +64,7 @@ def embedded_target(plane: ControlPlane, reference_args: Sequence[str] = ()) -> 
                     "implementation": "reference receiver (python -m receiver_conformance.reference)",
                     "controllers": ", ".join(
                         f"{name} {versions.FLUX_MODULES[name][1]}" for name in DOWNSTREAM),
-                    "control plane": f"kube-apiserver {plane.binaries.kube_apiserver.parent}",
+                    "control plane": plane.binaries.describe(),
                 },
                 google_issuer=issuer,
                 log_tail=receiver.log_tail,

@@ -57,7 +57,7 @@ def flux_target(plane: ControlPlane, receiver_version: str | None = None) -> Ite
                 "controllers": ", ".join(
                     f"{name} {version if name == RECEIVER else versions.FLUX_MODULES[name][1]}"
                     for name in CONTROLLERS),
-                "control plane": f"kube-apiserver {plane.binaries.kube_apiserver.parent}",
+                "control plane": plane.binaries.describe(),
                 "install objects": ", ".join(installed),
             },
             receiver_namespace=NAMESPACE,
