@@ -27,7 +27,7 @@ from receiver_conformance.paths import (
 from receiver_conformance.report import deviations, matrix, model, verified, write_reports
 from receiver_conformance.report.features import FeatureFileError, not_run_results
 from receiver_conformance.report.html import render_html
-from receiver_conformance.report.runner import RunRequest, run_metadata, run_pytest
+from receiver_conformance.report.runner import RunRequest, Terminated, run_metadata, run_pytest
 from receiver_conformance.targets import provision, registry
 from receiver_conformance.targets.preflight import Unreachable, check_external
 
@@ -413,6 +413,8 @@ def command_run(args: argparse.Namespace) -> int:
         outcome = run_pytest(request, LiveView(counter=sys.stdout.isatty()))
     except KeyboardInterrupt:
         return _fail(130, "interrupted")
+    except Terminated:
+        return _fail(143, "terminated")
     if not outcome.results.is_file():
         _print_log_tail(outcome.log)
         return _fail(

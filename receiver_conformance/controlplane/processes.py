@@ -13,7 +13,7 @@ from pathlib import Path
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent(sig: int) -> None:
+def die_with_parent(sig: int) -> None:
     """Ask the kernel to send `sig` to this process when its parent dies (Linux)."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0)
@@ -22,7 +22,7 @@ def _die_with_parent(sig: int) -> None:
 def _prepare(sig: int, before_exec: Callable[[], None] | None) -> None:
     # An owner that waits in sigwait() has SIGTERM blocked; its children must not inherit that.
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
-    _die_with_parent(sig)
+    die_with_parent(sig)
     if before_exec is not None:
         before_exec()
 

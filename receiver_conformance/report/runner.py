@@ -5,16 +5,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import subprocess
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from receiver_conformance import distribution
-from receiver_conformance.controlplane.processes import stop_process
+from receiver_conformance.controlplane.processes import die_with_parent, stop_process
 from receiver_conformance.invocation import pytest_argv
 
 PROFILE_MARKERS = {
@@ -22,6 +24,10 @@ PROFILE_MARKERS = {
     "extended": "core or extended",
     "all": None,
 }
+
+
+class Terminated(Exception):
+    """The run was asked to end (SIGTERM): the child pytest tears down as on Ctrl-C."""
 
 
 @dataclass
@@ -88,6 +94,7 @@ def run_pytest(request: RunRequest, on_scenario: Callable[[dict[str, Any]], None
     started = time.monotonic()
     with log.open("wb") as log_file:
         try:
+            # A killed run (SIGKILL) still ends its pytest the way Ctrl-C does: with teardown.
             child = subprocess.Popen(
                 pytest_command(request, write_fd),
                 stdin=subprocess.DEVNULL,
@@ -95,19 +102,41 @@ def run_pytest(request: RunRequest, on_scenario: Callable[[dict[str, Any]], None
                 stderr=subprocess.STDOUT,
                 pass_fds=(write_fd,),
                 env=_child_env(),
+                preexec_fn=lambda: die_with_parent(signal.SIGINT),
             )
         finally:
             os.close(write_fd)
         try:
-            with os.fdopen(read_fd, encoding="utf-8", errors="replace") as events:
-                for line in events:
-                    with contextlib.suppress(ValueError):
-                        on_scenario(json.loads(line))
-            status = child.wait()
-        except KeyboardInterrupt:
+            with _terminated_by_sigterm(child):
+                with os.fdopen(read_fd, encoding="utf-8", errors="replace") as events:
+                    for line in events:
+                        with contextlib.suppress(ValueError):
+                            on_scenario(json.loads(line))
+                status = child.wait()
+        except (KeyboardInterrupt, Terminated):
             _stop(child)
             raise
     return RunOutcome(status, time.monotonic() - started, log, results)
+
+
+@contextlib.contextmanager
+def _terminated_by_sigterm(child: subprocess.Popen[bytes]) -> Iterator[None]:
+    """While the child runs, SIGTERM sends it SIGINT (the teardown of Ctrl-C) and raises
+    Terminated here. A Ctrl-C in a terminal reaches both processes already."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def forward(signum: int, frame: object) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            child.send_signal(signal.SIGINT)
+        raise Terminated
+
+    previous = signal.signal(signal.SIGTERM, forward)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def run_metadata(request: RunRequest, started: datetime, wall_time: float) -> dict[str, Any]:
