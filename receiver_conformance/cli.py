@@ -270,9 +270,10 @@ def _add_list_command(commands: argparse._SubParsersAction) -> None:
 
 
 def _add_report_commands(commands: argparse._SubParsersAction) -> None:
-    """`report check FILE...`: validate submitted conformance reports."""
+    """`report check FILE...` validates submitted conformance reports; `report publish
+    FILE...` adds them to the published ones."""
     report = commands.add_parser(
-        "report", help="check conformance reports before publishing them",
+        "report", help="check conformance reports and publish them",
         description="Work with conformance-report.yaml files.")
     actions = report.add_subparsers(dest="action", required=True, metavar="ACTION")
     check = actions.add_parser(
@@ -283,6 +284,17 @@ def _add_report_commands(commands: argparse._SubParsersAction) -> None:
     check.add_argument("files", nargs="+", type=Path, metavar="FILE")
     _add_features_argument(check)
     check.set_defaults(handler=command_report_check)
+    publish = actions.add_parser(
+        "publish", help="add reports to the published ones",
+        description="Copy each report that passes 'report check' unchanged to "
+        "DIR/<suite version>/<organization>-<project>/<version>-<mode>-report.yaml and "
+        "rewrite that folder's README (its table of reports and how to reproduce each).")
+    publish.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    publish.add_argument("--into", type=Path, default=Path("conformance/reports"),
+                         metavar="DIR", help="the published reports' root "
+                         "(default: conformance/reports)")
+    _add_features_argument(publish)
+    publish.set_defaults(handler=command_report_publish)
 
 
 def command_report_check(args: argparse.Namespace) -> int:
@@ -308,6 +320,20 @@ def command_report_check(args: argparse.Namespace) -> int:
             print(f"{path}: ok ({len(document['results'])} results, suite "
                   f"{document['suite'].get('version')})")
     return EXIT_NOT_PASSED if bad else EXIT_OK
+
+
+def command_report_publish(args: argparse.Namespace) -> int:
+    from receiver_conformance.report import check, published
+
+    try:
+        profiles = check.suite_profiles(not_run_results(args.features))
+        for path in args.files:
+            print(f"published {published.publish(path, args.into, profiles)}")
+    except (FeatureFileError, published.PublishError) as exc:
+        return _fail(EXIT_USAGE, str(exc))
+    except OSError as exc:
+        return _fail(EXIT_USAGE, f"cannot write under {args.into}: {exc}")
+    return EXIT_OK
 
 
 def _add_docs_command(commands: argparse._SubParsersAction) -> None:

@@ -147,6 +147,18 @@ def test_rbac_has_no_wildcards_and_binds_the_service_account():
     assert deployment["spec"]["template"]["spec"]["serviceAccountName"] == "notification-controller"
 
 
+def test_the_lease_is_granted_in_the_receivers_namespace_only():
+    role = rendered("Role")
+    assert role["metadata"]["namespace"] == "flux-system"
+    assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                              "verbs": ["get", "create", "update"]}]
+    binding = rendered("RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "notification-controller",
+                                    "namespace": "flux-system"}]
+    assert _grants("coordination.k8s.io", "leases") == set()  # nothing cluster-wide
+
+
 def test_dockerfile_runs_the_reference_as_non_root_without_writes():
     text = (REFERENCE / "Dockerfile").read_text()
     lines = [line.strip() for line in text.splitlines() if line.strip()

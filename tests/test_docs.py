@@ -22,7 +22,8 @@ from tests.checkout import REPO_ROOT
 
 README = REPO_ROOT / "README.md"
 DOCS = REPO_ROOT / "docs"
-PAGES = [README, *sorted(DOCS.glob("*.md"))]
+PAGES = [README, *sorted(DOCS.glob("*.md")),
+         *sorted((REPO_ROOT / "conformance" / "reports").rglob("README.md"))]
 README_MAX_LINES = 210
 
 # --- reading a Markdown page: its code, its links, its headings ---

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 try:
-    from . import logs, selectors
+    from . import flags, logs
     from .app import Options, serve
-    from .controller import DEFAULT_WATCH_CONFIGS
+    from .leader import Election
     from .redact import redact
 except ModuleNotFoundError as missing:  # the suite installed without the `reference` extra
     print(f"reference-receiver: the module {missing.name!r} is missing; install the "
@@ -21,94 +22,79 @@ except ModuleNotFoundError as missing:  # the suite installed without the `refer
           file=sys.stderr)
     sys.exit(2)
 
-_TRUE = {"true", "1", "t", "yes"}
-_FALSE = {"false", "0", "f", "no"}
+SERVICE_ACCOUNT_NAMESPACE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+log = logging.getLogger("reference")
 
 
-def address(value: str) -> tuple[str, int]:
-    """`host:port` or `:port`; port 0 asks for a free port."""
-    host, sep, port = value.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an address of the form host:port")
-    return host.strip("[]"), int(port)
-
-
-def boolean(value: str) -> bool:
-    if value.lower() in _TRUE:
-        return True
-    if value.lower() in _FALSE:
-        return False
-    raise argparse.ArgumentTypeError(f"{value!r} is not true or false")
-
-
-def label_selector(value: str) -> str:
+def runtime_namespace(given: str | None) -> str | None:
+    """--namespace, else RUNTIME_NAMESPACE, else the pod's own namespace."""
+    if given or os.environ.get("RUNTIME_NAMESPACE"):
+        return given or os.environ["RUNTIME_NAMESPACE"]
     try:
-        selectors.parse(value)
-    except selectors.SelectorError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return value
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="reference-receiver",
-        description="A drop-in for Flux notification-controller's webhook receiver.",
-    )
-    p.add_argument("--receiverAddr", "--receiver-addr", dest="receiver_addr", type=address,
-                   default=":9292",
-                   help="address the webhook receiver binds to (default :9292); "
-                   "--receiver-addr is accepted too")
-    p.add_argument("--health-addr", type=address, default=":9440",
-                   help="address of /healthz and /readyz (default :9440)")
-    p.add_argument("--metrics-addr", type=address, default=":8080",
-                   help="address of the Prometheus /metrics endpoint (default :8080)")
-    p.add_argument("--watch-all-namespaces", type=boolean, nargs="?", const=True, default=True,
-                   help="watch every namespace (default true); false: the runtime namespace")
-    p.add_argument("--namespace", default=None,
-                   help="the runtime namespace (default: the RUNTIME_NAMESPACE variable)")
-    p.add_argument("--no-cross-namespace-refs", type=boolean, nargs="?", const=True,
-                   default=False, help="refuse resources in other namespaces than the Receiver")
-    p.add_argument("--watch-configs-label-selector", type=label_selector,
-                   default=DEFAULT_WATCH_CONFIGS,
-                   help="Secrets whose changes re-reconcile the Receivers referencing them at "
-                   f"once (default {DEFAULT_WATCH_CONFIGS!r}; '' for every Secret); others "
-                   "are seen at the Receiver's next reconcile")
-    p.add_argument("--log-level", choices=sorted(logs.LEVELS), default="info")
-    p.add_argument("--log-encoding", choices=["json", "console"], default="json")
-    p.add_argument("--kubeconfig", type=Path, default=None,
-                   help="kubeconfig file (default: the in-cluster configuration)")
-    p.add_argument("--google-jwks", default=None,
-                   help="test only: JWKS URL or file for gcr ID tokens (default: Google's keys)")
-    return p
+        return SERVICE_ACCOUNT_NAMESPACE.read_text().strip() or None
+    except OSError:
+        return None
 
 
 def options_from(argv: Sequence[str] | None = None) -> tuple[Options, argparse.Namespace]:
     """Parse flags; argparse exits 2 with a message on bad ones."""
-    p = parser()
+    p = flags.parser()
     args = p.parse_args(argv)
     namespace = None
     if not args.watch_all_namespaces:
         namespace = args.namespace or os.environ.get("RUNTIME_NAMESPACE")
         if not namespace:
             p.error("--watch-all-namespaces=false needs --namespace or RUNTIME_NAMESPACE")
-    if args.kubeconfig is not None and not args.kubeconfig.is_file():
-        p.error(f"--kubeconfig {args.kubeconfig}: no such file")
+    kubeconfig = Path(args.kubeconfig) if args.kubeconfig else None
+    if kubeconfig is not None and not kubeconfig.is_file():
+        p.error(f"--kubeconfig {kubeconfig}: no such file")
+    if args.concurrent < 1:
+        p.error(f"--concurrent {args.concurrent}: at least 1")
+    election = None
+    if args.enable_leader_election:
+        lease_namespace = runtime_namespace(args.namespace)
+        if not lease_namespace:
+            p.error("--enable-leader-election needs the runtime namespace: --namespace, "
+                    "RUNTIME_NAMESPACE, or a pod's service account")
+        if not 0 < args.leader_election_retry_period < args.leader_election_renew_deadline \
+                < args.leader_election_lease_duration:
+            p.error("leader election needs retry period < renew deadline < lease duration")
+        election = Election(
+            namespace=lease_namespace,
+            lease_duration=args.leader_election_lease_duration,
+            renew_deadline=args.leader_election_renew_deadline,
+            retry_period=args.leader_election_retry_period,
+            release_on_cancel=args.leader_election_release_on_cancel)
+    gates = {**flags.FEATURE_GATES, **args.feature_gates}
     options = Options(
         receiver_addr=args.receiver_addr,
         health_addr=args.health_addr,
         metrics_addr=args.metrics_addr,
         namespace=namespace,
         no_cross_namespace_refs=args.no_cross_namespace_refs,
-        kubeconfig=args.kubeconfig,
+        kubeconfig=kubeconfig,
         google_jwks=args.google_jwks,
         watch_configs_label_selector=args.watch_configs_label_selector,
+        kube_api_qps=args.kube_api_qps,
+        kube_api_burst=args.kube_api_burst,
+        concurrent=args.concurrent,
+        min_retry_delay=args.min_retry_delay,
+        max_retry_delay=args.max_retry_delay,
+        config_watchers=not gates["DisableConfigWatchers"],
+        export_http_path_metrics=args.export_http_path_metrics,
+        election=election,
     )
     return options, args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     options, args = options_from(argv)
     logs.setup(args.log_level, args.log_encoding)
+    unused = flags.given(argv, flags.EVENT_SIDE)
+    if unused:
+        log.info("flags of Flux's event side accepted, not used by a receiver: %s",
+                 ", ".join(f"--{name}" for name in unused))
     try:
         return asyncio.run(serve(options))
     except KeyboardInterrupt:

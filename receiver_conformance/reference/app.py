@@ -13,9 +13,17 @@ from aiohttp import web
 
 from . import selectors
 from .annotate import KubeAnnotator
-from .controller import DEFAULT_WATCH_CONFIGS, Controller
+from .controller import (
+    DEFAULT_WATCH_CONFIGS,
+    MAX_RETRY_DELAY,
+    MIN_RETRY_DELAY,
+    WORKERS,
+    Controller,
+    WorkQueue,
+)
 from .index import Index
 from .kube import Kube
+from .leader import Election, LeaderElector, LeadershipLost
 from .metrics import CONTENT_TYPE, Metrics
 from .senders import KeySource, Sender, key_source_from, sender_for
 from .server import Limits, ReceiverServer
@@ -34,6 +42,14 @@ class Options:
     google_jwks: str | None = None
     watch_configs_label_selector: str = DEFAULT_WATCH_CONFIGS
     limits: Limits = field(default_factory=Limits)
+    kube_api_qps: float = 50.0  # client-side, as Flux's --kube-api-qps
+    kube_api_burst: int = 300
+    concurrent: int = WORKERS
+    min_retry_delay: float = MIN_RETRY_DELAY
+    max_retry_delay: float = MAX_RETRY_DELAY
+    config_watchers: bool = True  # false: feature gate DisableConfigWatchers
+    export_http_path_metrics: bool = False
+    election: Election | None = None  # --enable-leader-election
 
 
 class Senders:
@@ -53,15 +69,27 @@ class Senders:
 
 async def serve(options: Options) -> int:
     """Run until SIGTERM or SIGINT (exit 0) or until the controller fails (exit 1)."""
-    kube = await Kube.connect(options.kubeconfig)
+    kube = await Kube.connect(options.kubeconfig, qps=options.kube_api_qps,
+                              burst=options.kube_api_burst)
     index = Index()
     metrics = Metrics()
     controller = Controller(kube, index, metrics, namespace=options.namespace,
-                            watch_configs=selectors.parse(options.watch_configs_label_selector))
+                            workers=options.concurrent,
+                            watch_configs=selectors.parse(options.watch_configs_label_selector),
+                            queue=WorkQueue(options.min_retry_delay, options.max_retry_delay),
+                            config_watchers=options.config_watchers)
     keys = key_source_from(options.google_jwks) if options.google_jwks else None
     annotator = KubeAnnotator(kube, no_cross_namespace_refs=options.no_cross_namespace_refs,
                               namespace=options.namespace)
-    receiver = ReceiverServer(index, Senders(keys), annotator, metrics, options.limits)
+    receiver = ReceiverServer(index, Senders(keys), annotator, metrics, options.limits,
+                              path_metrics=options.export_http_path_metrics)
+    # The Lease has a client of its own, as controller-runtime's leader election does, so
+    # that a busy receiver never delays a renewal.
+    election_kube = (await Kube.connect(options.kubeconfig, qps=options.kube_api_qps,
+                                        burst=options.kube_api_burst)
+                     if options.election else None)
+    elector = (LeaderElector(election_kube, options.election)
+               if election_kube and options.election else None)
     runners: list[web.AppRunner] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -73,23 +101,34 @@ async def serve(options: Options) -> int:
         log.info("receiver server listening on %s:%d", host, port)
         runners.append(await _start_app(_health_app(controller), options.health_addr, "health"))
         runners.append(await _start_app(_metrics_app(metrics), options.metrics_addr, "metrics"))
-        running = asyncio.create_task(controller.run(), name="controller")
+        tasks = [asyncio.create_task(controller.run(elector.leading if elector else None),
+                                     name="controller")]
+        if elector is not None:
+            tasks.append(asyncio.create_task(elector.run(), name="leader-election"))
         stopping = asyncio.create_task(stop.wait(), name="stop")
-        done, _ = await asyncio.wait([running, stopping], return_when=asyncio.FIRST_COMPLETED)
-        if running in done:
-            exc = running.exception()
-            log.error("controller stopped: %s", exc or "no error")
-            return 1
+        done, _ = await asyncio.wait([*tasks, stopping], return_when=asyncio.FIRST_COMPLETED)
+        ended = [task for task in tasks if task in done]
         log.info("shutting down")
-        running.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await running
+        for task in tasks:  # the workers stop first, then the Lease is released
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if ended:
+            exc = ended[0].exception()
+            if isinstance(exc, LeadershipLost):
+                log.error("leader election lost: %s", exc)
+            else:
+                log.error("%s stopped: %s", ended[0].get_name(), exc or "no error")
+            return 1
         return 0
     finally:
         await receiver.stop()
         for runner in runners:
             await runner.cleanup()
         await kube.close()
+        if election_kube is not None:
+            await election_kube.close()
 
 
 def _health_app(controller: Controller) -> web.Application:

@@ -60,7 +60,10 @@ def _key(obj: Mapping[str, Any]) -> str:
 class WorkQueue:
     """Receiver keys to reconcile: deduplicated, one worker per key, delayed requeues."""
 
-    def __init__(self) -> None:
+    def __init__(self, min_delay: float = MIN_RETRY_DELAY,
+                 max_delay: float = MAX_RETRY_DELAY) -> None:
+        self.min_delay = min_delay
+        self.max_delay = max_delay
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._pending: set[str] = set()
         self._active: set[str] = set()
@@ -92,10 +95,11 @@ class WorkQueue:
         self.failures.pop(key, None)
 
     def backoff(self, key: str) -> float:
-        """The next retry delay of a failing key: exponential from 750 ms to 15 min."""
+        """The next retry delay of a failing key: exponential from the minimum to the maximum
+        (--min-retry-delay 750ms, --max-retry-delay 15m0s)."""
         count = self.failures.get(key, 0)
         self.failures[key] = count + 1
-        return min(MIN_RETRY_DELAY * 2**count, MAX_RETRY_DELAY)
+        return min(self.min_delay * 2**min(count, 64), self.max_delay)
 
     async def get(self) -> str:
         key = await self._queue.get()
@@ -127,6 +131,8 @@ class Controller:
         workers: int = WORKERS,
         watch_configs: selectors.Selector | None = None,
         events: Recorder | None = None,
+        queue: WorkQueue | None = None,
+        config_watchers: bool = True,
     ) -> None:
         self.kube = kube
         self.events = events or Recorder(kube)
@@ -136,8 +142,10 @@ class Controller:
         self.workers = workers
         # Secrets whose changes re-reconcile the Receivers that reference them at once.
         self.watch_configs = watch_configs or selectors.parse(DEFAULT_WATCH_CONFIGS)
+        # False (feature gate DisableConfigWatchers): no Secret change re-reconciles at once.
+        self.config_watchers = config_watchers
         self._secret_labels: dict[str, dict[str, str]] = {}  # last seen, by Secret key
-        self.queue = WorkQueue()
+        self.queue = queue or WorkQueue()
         self.synced = asyncio.Event()
         self._receivers_synced = asyncio.Event()
         self._secrets_synced = asyncio.Event()
@@ -155,8 +163,11 @@ class Controller:
 
     # -- running -----------------------------------------------------------
 
-    async def run(self) -> None:
-        """Watch and reconcile until cancelled; `synced` is set after the first listings."""
+    async def run(self, leading: asyncio.Event | None = None) -> None:
+        """Watch and reconcile until cancelled; `synced` is set after the first listings.
+
+        The watches (and so the index the webhook server reads) run at once; the workers
+        that reconcile start once `leading` is set, when this replica holds the Lease."""
         tasks = [
             asyncio.create_task(
                 self._informer(self._secrets_path(), self._on_secrets_listed,
@@ -173,12 +184,14 @@ class Controller:
                 name="watch-receivers",
             ))
             await self._wait_or_fail(self._receivers_synced, tasks)
+            self.synced.set()
+            log.info("controller synced: %d receivers", len(self.index))
+            if leading is not None:
+                await self._wait_or_fail(leading, tasks)
             tasks += [
                 asyncio.create_task(self._worker(), name=f"reconcile-{i}")
                 for i in range(self.workers)
             ]
-            self.synced.set()
-            log.info("controller synced: %d receivers", len(self.index))
             await asyncio.gather(*tasks)
         finally:
             for task in tasks:
@@ -193,7 +206,7 @@ class Controller:
             waiter.cancel()
             for task in done:
                 task.result()  # re-raise what ended a watch
-            raise RuntimeError("a watch ended before the first listing")
+            raise RuntimeError("a watch ended unexpectedly")
 
     async def _informer(
         self,
@@ -259,7 +272,7 @@ class Controller:
             self.index.put_secret(key, data)
             self._secret_labels[key] = labels
         receivers = self.index.referencing(key)
-        if not receivers:
+        if not receivers or not self.config_watchers:
             return
         if not self.watch_configs.matches(labels):
             log.debug("secret %s changed outside --watch-configs-label-selector (%s); "

@@ -10,6 +10,8 @@ from typing import Any
 import aiohttp
 from kubernetes_asyncio import client, config
 
+from .ratelimit import TokenBucket
+
 MERGE_PATCH = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"
 
@@ -36,14 +38,17 @@ class KubeError(Exception):
 
 
 class Kube:
-    """GET, LIST, PATCH and WATCH on raw API paths."""
+    """GET, LIST, PATCH and WATCH on raw API paths, within a client-side rate limit."""
 
-    def __init__(self, api_client: client.ApiClient) -> None:
+    def __init__(self, api_client: client.ApiClient, limiter: TokenBucket | None = None) -> None:
         self._api = api_client
+        self._limiter = limiter or TokenBucket(-1, 0)
 
     @classmethod
-    async def connect(cls, kubeconfig: Path | None, pool_size: int = 64) -> Kube:
-        """Load a kubeconfig file, or the in-cluster configuration when None."""
+    async def connect(cls, kubeconfig: Path | None, pool_size: int = 64,
+                      qps: float = -1, burst: int = 0) -> Kube:
+        """Load a kubeconfig file, or the in-cluster configuration when None; at most `qps`
+        requests per second after a burst of `burst` (negative: no limit)."""
         configuration = client.Configuration()
         if kubeconfig is None:
             config.load_incluster_config(client_configuration=configuration)
@@ -52,7 +57,7 @@ class Kube:
                 config_file=str(kubeconfig), client_configuration=configuration
             )
         configuration.connection_pool_maxsize = pool_size
-        return cls(client.ApiClient(configuration))
+        return cls(client.ApiClient(configuration), TokenBucket(qps, burst))
 
     async def close(self) -> None:
         await self._api.close()
@@ -135,6 +140,7 @@ class Kube:
         timeout: float | aiohttp.ClientTimeout,
     ) -> Any:
         query = list(params.items()) if params else None
+        await self._limiter.acquire()
         return await self._api.call_api(
             path,
             method,

@@ -20,6 +20,14 @@ def exponential_buckets_range(low: float, high: float, count: int) -> list[float
 
 # fluxcd/pkg runtime/metrics: 10 buckets between 10 ms and 30 minutes.
 RECONCILE_BUCKETS = exponential_buckets_range(10e-3, 1800, 10)
+# The HTTP middleware Flux wraps its receiver in (slok/go-http-metrics, prefix gotk_receiver):
+# prometheus.DefBuckets for durations, 100 B times powers of ten for response sizes.
+DURATION_BUCKETS = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10)
+SIZE_BUCKETS = tuple(100.0 * 10**i for i in range(8))
+HTTP_LABELS = ("service", "handler", "method", "code")
+# The handler label: the pattern the receiver is mounted on, unless
+# --export-http-path-metrics asks for each request's own path.
+HOOK_HANDLER = "/hook/"
 
 
 class Metrics:
@@ -58,6 +66,23 @@ class Metrics:
         self.receivers = Gauge(
             "receiver_receivers", "Receivers currently in the index.", registry=self.registry
         )
+        self.http_duration = Histogram(
+            "gotk_receiver_http_request_duration_seconds", "The latency of the HTTP requests.",
+            HTTP_LABELS, buckets=DURATION_BUCKETS, registry=self.registry)
+        self.http_size = Histogram(
+            "gotk_receiver_http_response_size_bytes", "The size of the HTTP responses.",
+            HTTP_LABELS, buckets=SIZE_BUCKETS, registry=self.registry)
+        self.http_inflight = Gauge(
+            "gotk_receiver_http_requests_inflight",
+            "The number of inflight requests being handled at the same time.",
+            ("service", "handler"), registry=self.registry)
+
+    def observe_http(self, handler: str, method: str, code: int, seconds: float,
+                     size: int) -> None:
+        """One request as Flux's HTTP middleware records it."""
+        labels = {"service": "", "handler": handler, "method": method, "code": str(code)}
+        self.http_duration.labels(**labels).observe(seconds)
+        self.http_size.labels(**labels).observe(size)
 
     def observe_request(self, receiver_type: str, code: int, seconds: float) -> None:
         self.requests.labels(code=str(code), type=receiver_type).inc()

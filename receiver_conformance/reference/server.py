@@ -19,7 +19,7 @@ from aiohttp.web_protocol import RequestHandler
 from . import api
 from .annotate import Annotator
 from .index import Index
-from .metrics import Metrics
+from .metrics import HOOK_HANDLER, Metrics
 from .senders.base import (
     Event,
     RefusedRequest,
@@ -171,8 +171,11 @@ class ReceiverServer:
         annotator: Annotator,
         metrics: Metrics | None = None,
         limits: Limits | None = None,
+        *,
+        path_metrics: bool = False,
     ) -> None:
         self.index = index
+        self.path_metrics = path_metrics  # --export-http-path-metrics
         self.senders = senders
         self.annotator = annotator
         self.metrics = metrics or Metrics()
@@ -211,6 +214,9 @@ class ReceiverServer:
         loop = asyncio.get_running_loop()
         started = loop.time()
         receiver_type = "unknown"
+        handler = request.path if self.path_metrics else HOOK_HANDLER
+        inflight = self.metrics.http_inflight.labels(service="", handler=handler)
+        inflight.inc()
         try:
             status, receiver_type = await self._handle(request)
         except asyncio.CancelledError:
@@ -218,7 +224,11 @@ class ReceiverServer:
         except Exception:
             log.exception("unexpected error handling a webhook request")
             status = 500
-        self.metrics.observe_request(receiver_type, status, loop.time() - started)
+        finally:
+            inflight.dec()
+        elapsed = loop.time() - started
+        self.metrics.observe_request(receiver_type, status, elapsed)
+        self.metrics.observe_http(handler, request.method, status, elapsed, 0)
         response = web.Response(status=status)
         if status in (400, 413, 431):
             response.force_close()
