@@ -80,6 +80,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("capabilities", ("--capability",), "external: a capability the target has that "
             "the suite cannot probe; repeatable (the variable: comma-separated); see "
             "'receiver-conformance list'", kind="list", metavar="NAME"),
+    Setting("flux_deployment", ("--flux-deployment",), "node: deploy the reference with Flux's "
+            "own notification-controller Deployment (its module's config/manager, flux2's RBAC, "
+            "its arguments: leader election on), only the image changed", kind="flag"),
     Setting("no_probe", ("--no-probe",), "external: the declared capabilities are all it has; "
             "skip the probes for a deployed receiver and a source controller", kind="flag"),
     Setting("receiver_log", ("--receiver-log",), "external: the file the receiver writes its "
@@ -143,6 +146,7 @@ class RunConfig:
     namespace: str | None = None
     receiver_namespace: str = DEFAULT_RECEIVER_NAMESPACE
     capabilities: frozenset[str] = frozenset()
+    flux_deployment: bool = False
     no_probe: bool = False
     receiver_log: Path | None = None
     metrics_url: str | None = None

@@ -23,6 +23,7 @@ ENV_VALUES: dict[str, tuple[str, object]] = {
     "receiver_namespace": ("hooks", "hooks"),
     "capabilities": ("traffic, receiver-metrics", frozenset({"traffic", "receiver-metrics"})),
     "no_probe": ("true", True),
+    "flux_deployment": ("true", True),
     "receiver_log": ("/tmp/receiver.log", Path("/tmp/receiver.log")),
     "metrics_url": ("http://127.0.0.1:8080/metrics", "http://127.0.0.1:8080/metrics"),
     "gcr_keys": ("/tmp/keys", Path("/tmp/keys")),
@@ -117,6 +118,10 @@ def test_the_registry_knows_every_placement_the_config_offers() -> None:
          "external tests the receiver you run"),
         ({"capabilities": ["traffic"]}, "--capability is for --target external"),
         ({"no_probe": True, "target": "kind"}, "--no-probe is for --target external"),
+        ({"flux_deployment": True}, "--flux-deployment is for the reference receiver on "
+         "--target node"),
+        ({"flux_deployment": True, "target": "node", "receiver": "flux"},
+         "--flux-deployment is for the reference receiver on --target node"),
         ({"target": "flux", "receiver": "reference"}, "contradicts"),
         ({"target": "kind", "notification_controller": "v1.6.0"}, "is for --target flux or node"),
         ({"target": "external", "capabilities": ["receiver-metrics"]},

@@ -205,10 +205,13 @@ class NodeTarget:
 
     def __init__(self, plane: Any, proxy_mode: str = "iptables", log: Log = _stderr,
                  with_edge: bool = True, admit_host: bool = True,
-                 notification_controller: str | None = None) -> None:
+                 notification_controller: str | None = None,
+                 flux_deployment: bool = False) -> None:
         self.plane = plane
         # None: the reference; a release: Flux's notification-controller of that release
         self.notification_controller = notification_controller
+        # The reference in Flux's own Deployment (the pinned release's), only the image changed.
+        self.flux_deployment = flux_deployment and notification_controller is None
         self.admit_host = admit_host  # False: no HOST_POLICY (to see the host dropped)
         self.proxy_mode = proxy_mode
         self.log = log
@@ -243,13 +246,15 @@ class NodeTarget:
             # which names no class, is created.
             if self.with_edge:
                 self.edge = deploy_edge(self.kube, node, self.log)
-            issuer = None if flux else TestGoogleIssuer()
+            # Flux's Deployment takes no JWKS: only the suite's own deploy trusts its keys.
+            fluxs = flux is not None or self.flux_deployment
+            issuer = None if fluxs else TestGoogleIssuer()
             if flux and flux != versions.FLUX_MODULES[RECEIVER_DEPLOYMENT][1]:
                 install_crds(self.kube, ensure_module_crds(manifests.RECEIVER_MODULE, flux))
             self._deploy(node, image.name, issuer.jwks() if issuer else None)
             details = self._details(node)
             capabilities = set(CAPABILITIES)
-            if flux:  # Flux cannot trust the suite's own Google signing keys
+            if fluxs:  # Flux's Deployment cannot trust the suite's own Google signing keys
                 capabilities.discard("gcr-test-keys")
             if getattr(self.plane, "kubectl", None) is not None:
                 capabilities.add("kubectl")
@@ -320,8 +325,9 @@ class NodeTarget:
         assert kube is not None
         step = time.monotonic()
         if jwks is None:
-            assert self.notification_controller is not None
-            docs = flux_receiver_objects(node.name, image, self.notification_controller)
+            release = (self.notification_controller
+                       or versions.FLUX_MODULES[RECEIVER_DEPLOYMENT][1])
+            docs = flux_receiver_objects(node.name, image, release)
         else:
             docs = reference_objects(node.name, image)
         for doc in sorted(docs, key=lambda d: d["kind"] != "Namespace"):
@@ -384,6 +390,10 @@ class NodeTarget:
         assert node.netns is not None and node.netns.link is not None
         return {
             "implementation": (
+                "reference receiver in Flux's own notification-controller Deployment ("
+                f"{manifests.RECEIVER_MODULE} {versions.FLUX_MODULES[RECEIVER_DEPLOYMENT][1]}'s "
+                "config/manager, flux2's RBAC), only the image changed, as a pod on the node"
+                if self.flux_deployment else
                 "reference receiver, reference/deploy/ as a pod on the node"
                 if self.notification_controller is None else
                 f"{manifests.RECEIVER_MODULE} {self.notification_controller} (Flux "
@@ -441,11 +451,14 @@ class NodeTarget:
 @contextmanager
 def node_target(plane: Any, proxy_mode: str = "iptables", log: Log = _stderr,
                 on_stop: Callable[[NodeTarget], None] | None = None,
-                notification_controller: str | None = None) -> Iterator[Target]:
-    """A running node target for the length of the block; its receiver is the reference,
-    or Flux's notification-controller of the release `notification_controller`."""
+                notification_controller: str | None = None,
+                flux_deployment: bool = False) -> Iterator[Target]:
+    """A running node target for the length of the block; its receiver is the reference
+    (in its own Deployment, or with `flux_deployment` in Flux's), or Flux's
+    notification-controller of the release `notification_controller`."""
     target = NodeTarget(plane, proxy_mode=proxy_mode, log=log,
-                        notification_controller=notification_controller)
+                        notification_controller=notification_controller,
+                        flux_deployment=flux_deployment)
     try:
         yield target.start()
     finally:

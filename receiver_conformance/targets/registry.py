@@ -60,7 +60,8 @@ def _start_node(config: RunConfig, plane: ControlPlane | None) -> AbstractContex
     release = None
     if config.runs_flux:
         release = config.notification_controller or pinned_notification_controller()
-    return node_target(plane, notification_controller=release)
+    return node_target(plane, notification_controller=release,
+                       flux_deployment=config.flux_deployment)
 
 
 def _node_failures() -> tuple[type[BaseException], ...]:
@@ -160,6 +161,9 @@ def validate(config: RunConfig) -> RunConfig:
     if config.notification_controller and where.name not in ("embedded", "node"):
         raise ConfigError(f"{config.origin('notification_controller')} is for --target flux "
                           "or node (Flux's notification-controller as the receiver)")
+    if config.flux_deployment and not (where.name == "node" and config.receiver == "reference"):
+        raise ConfigError(f"{config.origin('flux_deployment')} is for the reference receiver "
+                          "on --target node (Flux's own receiver always runs in its Deployment)")
     if config.reference_args and not (where.name == "embedded" and config.receiver == "reference"):
         raise ConfigError(f"{config.origin('reference_args')} is for the reference receiver "
                           "on --target embedded")
