@@ -107,7 +107,10 @@ def test_one_leader_reconciles_every_replica_serves_a_killed_leader_is_replaced(
     create_receiver(kube_api, namespace, name="second")
     answered = []
     while not holder(kube_api, namespace) or holder(kube_api, namespace) == first:
+        before = requested_at(kube_api, namespace)
         answered.append(github_push(follower.url + path, token).status_code)
+        # A 200 is an annotation persisted: each push moved requestedAt.
+        assert requested_at(kube_api, namespace) not in ("", before)
         assert time.monotonic() - killed < 30, "the Lease was not taken over"
         time.sleep(0.2)
     taken = time.monotonic() - killed
