@@ -79,13 +79,20 @@ def _leads(replica: ReferenceReceiver) -> bool:
     return "successfully acquired lease" in replica.log_tail(500)
 
 
+@pytest.fixture
+def elected(replicas: tuple[ReferenceReceiver, ReferenceReceiver], kube_api: client.ApiClient,
+            namespace: str) -> tuple[ReferenceReceiver, ReferenceReceiver, str]:
+    """The leader, the follower, and the leader's identity once the Lease names it."""
+    first = wait_until(lambda: holder(kube_api, namespace), 10, "the first replica to lead")
+    return replicas[0], replicas[1], first
+
+
 @pytest.mark.parametrize("replicas", [("4s", "3s")], indirect=True)
 def test_one_leader_reconciles_every_replica_serves_a_killed_leader_is_replaced(
-    replicas: tuple[ReferenceReceiver, ReferenceReceiver], kube_api: client.ApiClient,
+    elected: tuple[ReferenceReceiver, ReferenceReceiver, str], kube_api: client.ApiClient,
     namespace: str,
 ) -> None:
-    leader, follower = replicas
-    first = wait_until(lambda: holder(kube_api, namespace), 10, "the first replica to lead")
+    leader, follower, first = elected
     assert _leads(leader) and not _leads(follower)
     assert "attempting to acquire leader lease" in follower.log_tail(500)
 
@@ -126,11 +133,10 @@ def test_one_leader_reconciles_every_replica_serves_a_killed_leader_is_replaced(
 
 @pytest.mark.parametrize("replicas", [("20s", "15s")], indirect=True)
 def test_a_leader_stopped_gives_the_lease_up(
-    replicas: tuple[ReferenceReceiver, ReferenceReceiver], kube_api: client.ApiClient,
+    elected: tuple[ReferenceReceiver, ReferenceReceiver, str], kube_api: client.ApiClient,
     namespace: str,
 ) -> None:
-    leader, follower = replicas
-    first = wait_until(lambda: holder(kube_api, namespace), 10, "the first replica to lead")
+    leader, follower, first = elected
     stopped = time.monotonic()
     log = leader.log_path
     leader.stop()  # SIGTERM
@@ -146,11 +152,10 @@ def test_a_leader_stopped_gives_the_lease_up(
     "replicas", [("20s", "15s", "300ms", "--leader-election-release-on-cancel=false")],
     indirect=True)
 def test_without_release_on_cancel_the_lease_runs_out(
-    replicas: tuple[ReferenceReceiver, ReferenceReceiver], kube_api: client.ApiClient,
+    elected: tuple[ReferenceReceiver, ReferenceReceiver, str], kube_api: client.ApiClient,
     namespace: str,
 ) -> None:
-    leader, follower = replicas
-    first = wait_until(lambda: holder(kube_api, namespace), 10, "the first replica to lead")
+    leader, follower, first = elected
     log = leader.log_path
     leader.stop()
     assert log is not None and "released lease" not in log.read_text()
