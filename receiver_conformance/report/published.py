@@ -19,9 +19,12 @@ from typing import Any
 
 import yaml
 
-from receiver_conformance.report import check
+from receiver_conformance import paths, scenario_ids
+from receiver_conformance.report import check, deviations, matrix
 
 README = "README.md"
+# From an implementation's folder (<root>/<suite version>/<org>-<project>/) to docs/flux.md.
+FLUX_DOCS = "../../../../docs/flux.md"
 REPORT_SUFFIX = "-report.yaml"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -145,15 +148,40 @@ def _counts(profile: Mapping[str, Any] | None) -> str:
 
 
 def _failures(reports: list[tuple[str, dict[str, Any]]]) -> list[str]:
-    """The failed scenarios of each report, by id."""
+    """The failed scenarios of each report, by id, with the cause the project knows."""
+    known = deviations.load(paths.FLUX_DEVIATIONS)
+    changes = matrix.load_changes(paths.FLUX_RELEASE_CHANGES)
     lines: list[str] = []
     for name, report in reports:
         failed = [ref for p in report["profiles"] for ref in p.get("failedScenarios") or []]
         if failed:
             lines += [f"Failed in `{name}`:", ""]
-            lines += [f"- `{ref.get('id')}`: {ref.get('scenario')}" for ref in failed]
+            lines += [f"- `{ref.get('id')}`: {ref.get('scenario')}"
+                      + _cause(report["implementation"], str(ref.get("id")), known, changes)
+                      for ref in failed]
             lines.append("")
     return lines
+
+
+def _cause(implementation: Mapping[str, Any], failed: str, known: list[deviations.Deviation],
+           changes: list[matrix.Change]) -> str:
+    """Why Flux fails a scenario: a known deviation, or a behaviour a later release changed."""
+    if any(d.applies_to(dict(implementation)) and scenario_ids.selects(d.scenario, failed)
+           for d in known):
+        return f" (a [known deviation]({FLUX_DOCS}#where-flux-differs-and-why))"
+    version = _release(implementation.get("version"))
+    for change in changes:
+        if (implementation.get("project") == "notification-controller"
+                and scenario_ids.selects(change.scenario, failed)
+                and version is not None and version < (_release(change.changed_in) or ())):
+            return (f" (changed in {change.changed_in}: "
+                    f"[the release matrix]({FLUX_DOCS}#flux-across-releases-the-release-matrix))")
+    return ""
+
+
+def _release(version: object) -> tuple[int, ...] | None:
+    numbers = re.findall(r"\d+", str(version or ""))
+    return tuple(int(n) for n in numbers) or None
 
 
 def run_command(report: Mapping[str, Any]) -> str:
