@@ -35,6 +35,8 @@ KNOWN_CAPABILITIES = {
     "resources in other namespaces than the Receiver's)",
     "receiver-metrics": "the suite can scrape the receiver's Prometheus metrics "
     "(Target.metrics_url)",
+    "replicas": "the suite may scale the receiver's Deployment, kill its pods and reach each "
+    "pod's own address from a pod; the receiver runs with leader election",
 }
 class UnknownCapability(ValueError):
     """A declared capability the suite does not know."""

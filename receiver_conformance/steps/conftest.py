@@ -29,6 +29,7 @@ from receiver_conformance.steps.flags import *  # noqa: F403
 from receiver_conformance.steps.kubectl import *  # noqa: F403
 from receiver_conformance.steps.oidc import *  # noqa: F403
 from receiver_conformance.steps.other_senders import *  # noqa: F403
+from receiver_conformance.steps.replicas import *  # noqa: F403
 from receiver_conformance.steps.requests import *  # noqa: F403
 from receiver_conformance.steps.traffic import *  # noqa: F403
 from receiver_conformance.targets.base import Target

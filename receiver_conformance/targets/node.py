@@ -104,7 +104,7 @@ NO_EDGE = "started without the edge: no Ingress/Gateway controller, no LoadBalan
 # cannot reach the suite's issuer on the host's 127.0.0.1).
 CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys",
                           "deployed-receiver", "source-controller", "kustomize-controller",
-                          "receiver-log", "network-policy-enforcement"})
+                          "receiver-log", "network-policy-enforcement", "replicas"})
 
 _stderr = stderr_log("node-target")
 
