@@ -59,7 +59,8 @@ def test_deployment_matches_flux():
     assert {p["name"]: p["containerPort"] for p in c["ports"]} == {
         "http-webhook": 9292, "healthz": 9440, "http-prom": 8080}
     assert set(c["args"]) >= {"--receiver-addr=:9292", "--health-addr=:9440",
-                              "--metrics-addr=:8080", "--watch-all-namespaces=true"}
+                              "--metrics-addr=:8080", "--watch-all-namespaces=true",
+                              "--enable-leader-election"}
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "healthz"}
     assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "healthz"}
     env = {e["name"]: e for e in c["env"]}
