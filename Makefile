@@ -52,18 +52,20 @@ conformance-node-flux: node-binaries
 	$(VENV)/bin/receiver-conformance run --target node --notification-controller $(NC) \
 		--profile all --report-dir $(REPORT)/node-flux
 
-# What .ci/run does on the node: the traffic and NetworkPolicy scenarios on real packets, none
-# of them skipped, with the reference and then with Flux's notification-controller as the
-# receiver; then the tests proving that a stopped node, an interrupted run and a killed owner
-# leave no process, namespace, mount, veth, cgroup, rule or route behind.
+# What .ci/run does on the node: the traffic, NetworkPolicy and replicas scenarios on real
+# packets, none of them skipped, with the reference and then with Flux's notification-controller
+# as the receiver; then the tests proving that a stopped node, an interrupted run and a killed
+# owner leave no process, namespace, mount, veth, cgroup, rule or route behind, and that the
+# replicas scenario fails a receiver without leader election.
 NODE_CLEANUP_TESTS = tests/test_node.py tests/test_node_target.py tests/test_node_edge.py
-TRAFFIC = --profile all --fail-on-skip --tags 'cap-traffic or cap-network-policy-enforcement'
+TRAFFIC = --profile all --fail-on-skip \
+	--tags 'cap-traffic or cap-network-policy-enforcement or cap-replicas'
 traffic: node-binaries
 	$(VENV)/bin/receiver-conformance run --target node $(TRAFFIC) --report-dir $(REPORT)/traffic
 	$(VENV)/bin/receiver-conformance run --target node --notification-controller $(NC) \
 		$(TRAFFIC) --report-dir $(REPORT)/traffic-flux
 	RC_NODE_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider $(NODE_CLEANUP_TESTS) \
-		-k 'leaves_nothing or survive or removes_the_host_route'
+		-k 'leaves_nothing or survive or removes_the_host_route or without_leader_election'
 
 # The release matrix: the whole suite against each notification-controller release of
 # receiver_conformance/versions.py (each built once, with its own CRDs), then one table, scenario x release,

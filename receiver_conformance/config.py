@@ -99,9 +99,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("advertise_host", ("--advertise-host",), "the host name or address the receiver "
             "and source-controller use to reach the suite's OIDC issuer and Git server "
             "(default: --serve-address)", metavar="HOST"),
-    Setting("reference_args", ("--reference-arg",), "embedded, the reference: a flag added to "
-            "its command line, e.g. --no-cross-namespace-refs; repeatable (the variable: "
-            "space-separated)", kind="words", metavar="ARG"),
+    Setting("reference_args", ("--reference-arg",), "embedded and node, the reference: a flag "
+            "added to its command line, e.g. --no-cross-namespace-refs; repeatable (the "
+            "variable: space-separated)", kind="words", metavar="ARG"),
     Setting("scenarios", ("--scenario",), "only this scenario, by its id (see 'receiver-conformance "
             "list'; ID/ROW for one example row of an outline); repeatable (the variable: "
             "space-separated)", kind="words", metavar="ID"),

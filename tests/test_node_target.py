@@ -283,6 +283,31 @@ def test_the_network_policy_scenarios_pass_on_real_packets(tmp_path: Path) -> No
     assert all(step["duration"] >= 2 * traffic.CONNECT_TIMEOUT for step in dropped), dropped
 
 
+@node_only
+def test_the_replicas_scenario_fails_a_receiver_without_leader_election(tmp_path: Path) -> None:
+    """The broken receiver of features/15: two replicas that both reconcile, holding no
+    Lease (the reference with --enable-leader-election=false)."""
+    import json
+
+    done = subprocess.run(
+        run_command(tmp_path, "--scenario", "replicas-every-pod-answers",
+                    "--reference-arg=--enable-leader-election=false"),
+        cwd=REPO_ROOT, env=cli_env(), capture_output=True, text=True, timeout=1800)
+    results = json.loads((tmp_path / "results.json").read_text())
+    [scenario] = results["scenarios"]
+    assert scenario["outcome"] == "failed", done.stdout[-3000:]
+    assert "names nobody, not a pod of the receiver" in scenario["error"], scenario["error"]
+    assert done.returncode == 1
+
+
+def test_reference_args_reach_the_reference_on_the_node() -> None:
+    docs = reference_objects("rc-node-x", "rc.local/reference:abc",
+                             ["--enable-leader-election=false"])
+    [deployment] = [d for d in docs if d["kind"] == "Deployment"]
+    args = deployment["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[-1] == "--enable-leader-election=false"  # last: it wins over the deploy's own
+
+
 # -- Ctrl-C in the middle of a run ---------------------------------------------------------
 
 

@@ -51,7 +51,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -85,6 +85,7 @@ from receiver_conformance.node.policies import PoliciesNotBuilt
 from receiver_conformance.node.reference_image import ReferenceImageError, ensure_reference_archive
 from receiver_conformance.paths import FIXTURES, REFERENCE_DEPLOY
 from receiver_conformance.targets.base import Target
+from receiver_conformance.targets.embedded import flag_capabilities
 
 RECEIVER_NAMESPACE = "flux-system"  # reference/deploy/'s, and fixtures/exposure/'s
 RECEIVER_DEPLOYMENT = "notification-controller"
@@ -123,9 +124,10 @@ STARTUP_FAILURES: tuple[type[BaseException], ...] = (
 # -- the objects it applies (pure functions, tested without a node) -----------------------
 
 
-def reference_objects(node_name: str, image: str) -> list[dict[str, Any]]:
+def reference_objects(node_name: str, image: str,
+                      extra_args: Sequence[str] = ()) -> list[dict[str, Any]]:
     """reference/deploy/ with the locally built image, bound to the node, trusting the
-    suite's Google keys from the ConfigMap JWKS_CONFIGMAP."""
+    suite's Google keys from the ConfigMap JWKS_CONFIGMAP, with `extra_args` last."""
     docs = render_kustomization(REFERENCE_DEPLOY)
     for doc in docs:
         if doc["kind"] != "Deployment":
@@ -135,7 +137,7 @@ def reference_objects(node_name: str, image: str) -> list[dict[str, Any]]:
         container = pod["containers"][0]
         container.update(image=image, imagePullPolicy="Never")
         container["args"] = [*container.get("args", []),
-                             f"--google-jwks={JWKS_MOUNT}/google-jwks.json"]
+                             f"--google-jwks={JWKS_MOUNT}/google-jwks.json", *extra_args]
         container.setdefault("volumeMounts", []).append(
             {"name": "google-jwks", "mountPath": JWKS_MOUNT, "readOnly": True})
         pod.setdefault("volumes", []).append(
@@ -206,12 +208,13 @@ class NodeTarget:
     def __init__(self, plane: Any, proxy_mode: str = "iptables", log: Log = _stderr,
                  with_edge: bool = True, admit_host: bool = True,
                  notification_controller: str | None = None,
-                 flux_deployment: bool = False) -> None:
+                 flux_deployment: bool = False, reference_args: Sequence[str] = ()) -> None:
         self.plane = plane
         # None: the reference; a release: Flux's notification-controller of that release
         self.notification_controller = notification_controller
         # The reference in Flux's own Deployment (the pinned release's), only the image changed.
         self.flux_deployment = flux_deployment and notification_controller is None
+        self.reference_args = tuple(reference_args)  # added to reference/deploy/'s arguments
         self.admit_host = admit_host  # False: no HOST_POLICY (to see the host dropped)
         self.proxy_mode = proxy_mode
         self.log = log
@@ -253,7 +256,7 @@ class NodeTarget:
                 install_crds(self.kube, ensure_module_crds(manifests.RECEIVER_MODULE, flux))
             self._deploy(node, image.name, issuer.jwks() if issuer else None)
             details = self._details(node)
-            capabilities = set(CAPABILITIES)
+            capabilities = set(CAPABILITIES) | flag_capabilities(self.reference_args)
             if fluxs:  # Flux's Deployment cannot trust the suite's own Google signing keys
                 capabilities.discard("gcr-test-keys")
             if getattr(self.plane, "kubectl", None) is not None:
@@ -329,7 +332,7 @@ class NodeTarget:
                        or versions.FLUX_MODULES[RECEIVER_DEPLOYMENT][1])
             docs = flux_receiver_objects(node.name, image, release)
         else:
-            docs = reference_objects(node.name, image)
+            docs = reference_objects(node.name, image, self.reference_args)
         for doc in sorted(docs, key=lambda d: d["kind"] != "Namespace"):
             self._remember(kube, doc)
             kube.apply(doc)
@@ -452,13 +455,14 @@ class NodeTarget:
 def node_target(plane: Any, proxy_mode: str = "iptables", log: Log = _stderr,
                 on_stop: Callable[[NodeTarget], None] | None = None,
                 notification_controller: str | None = None,
-                flux_deployment: bool = False) -> Iterator[Target]:
+                flux_deployment: bool = False,
+                reference_args: Sequence[str] = ()) -> Iterator[Target]:
     """A running node target for the length of the block; its receiver is the reference
     (in its own Deployment, or with `flux_deployment` in Flux's), or Flux's
     notification-controller of the release `notification_controller`."""
     target = NodeTarget(plane, proxy_mode=proxy_mode, log=log,
                         notification_controller=notification_controller,
-                        flux_deployment=flux_deployment)
+                        flux_deployment=flux_deployment, reference_args=reference_args)
     try:
         yield target.start()
     finally:

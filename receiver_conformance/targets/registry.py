@@ -61,7 +61,8 @@ def _start_node(config: RunConfig, plane: ControlPlane | None) -> AbstractContex
     if config.runs_flux:
         release = config.notification_controller or pinned_notification_controller()
     return node_target(plane, notification_controller=release,
-                       flux_deployment=config.flux_deployment)
+                       flux_deployment=config.flux_deployment,
+                       reference_args=config.reference_args)
 
 
 def _node_failures() -> tuple[type[BaseException], ...]:
@@ -164,7 +165,8 @@ def validate(config: RunConfig) -> RunConfig:
     if config.flux_deployment and not (where.name == "node" and config.receiver == "reference"):
         raise ConfigError(f"{config.origin('flux_deployment')} is for the reference receiver "
                           "on --target node (Flux's own receiver always runs in its Deployment)")
-    if config.reference_args and not (where.name == "embedded" and config.receiver == "reference"):
+    if config.reference_args and not (where.name in ("embedded", "node")
+                                      and config.receiver == "reference"):
         raise ConfigError(f"{config.origin('reference_args')} is for the reference receiver "
-                          "on --target embedded")
+                          "on --target embedded or node")
     return config
