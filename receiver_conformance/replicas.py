@@ -70,6 +70,11 @@ class Replicas:
     stop: threading.Event = field(default_factory=threading.Event)
 
     @property
+    def namespace(self) -> str:
+        """The receiver's namespace: the target's, else Flux's flux-system."""
+        return self.scenario.target.receiver_namespace or RECEIVER_NAMESPACE
+
+    @property
     def apps(self) -> client.AppsV1Api:
         return client.AppsV1Api(self.scenario.kube.api)
 
@@ -83,7 +88,7 @@ class Replicas:
         """Run `count` replicas and wait until that many pods are Ready and no other is left."""
         self.scaled = count
         self.apps.patch_namespaced_deployment_scale(
-            DEPLOYMENT, RECEIVER_NAMESPACE, {"spec": {"replicas": count}})
+            DEPLOYMENT, self.namespace, {"spec": {"replicas": count}})
         wait_until(lambda: len(self.ready_pods()) == count and len(self.pods()) == count,
                    ROLLOUT_TIMEOUT, f"{count} Ready pods of the receiver",
                    interval=0.5, describe=self.describe)
@@ -92,7 +97,7 @@ class Replicas:
         """The receiver's pods that are not going away."""
         selector = ",".join(f"{k}={v}" for k, v in RECEIVER_LABELS.items())
         return [p for p in self.core.list_namespaced_pod(
-            RECEIVER_NAMESPACE, label_selector=selector).items
+            self.namespace, label_selector=selector).items
             if p.metadata.deletion_timestamp is None]
 
     def ready_pods(self) -> list[Any]:
@@ -107,7 +112,7 @@ class Replicas:
     def lease(self) -> client.V1LeaseSpec | None:
         try:
             return client.CoordinationV1Api(self.scenario.kube.api).read_namespaced_lease(
-                LEASE, RECEIVER_NAMESPACE).spec
+                LEASE, self.namespace).spec
         except ApiException as err:
             if err.status == 404:
                 return None
@@ -159,7 +164,7 @@ class Replicas:
         try:
             wait_until(lambda: len(self.pushes) >= 2, 30 * every + RETRY_FOR,
                        "two pushes answered before the kill")
-            self.core.delete_namespaced_pod(leader, RECEIVER_NAMESPACE, grace_period_seconds=0)
+            self.core.delete_namespaced_pod(leader, self.namespace, grace_period_seconds=0)
             self.killed_at = time.monotonic()
             self.scenario.evidence("killed", f"pod {leader} (it held the Lease)")
         except BaseException:
