@@ -110,7 +110,7 @@ mutation: binaries $(VENV)/.mutation-installed
 	nice -n 10 $(PY) -m receiver_conformance.mutation.run --out $(REPORT)/mutation
 
 test: binaries
-	$(PY) -m pytest tests receiver_conformance/steps
+	$(PY) -m pytest --durations=25 tests receiver_conformance/steps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 

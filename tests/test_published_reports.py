@@ -69,6 +69,28 @@ def test_publish_copies_a_checked_report_and_writes_the_readme(tmp_path: Path) -
             "--implementation acme/hooks --implementation-version 1.0.0") in readme
 
 
+@pytest.mark.parametrize(("version", "failed", "cause"), [
+    ("v1.9.2", "limit-body-over-3mib", "(changed in v1.9.3: [the release matrix]"),
+    ("v1.9.3", "log-no-secrets", "(a [known deviation]"),
+    ("v1.9.3", "limit-body-over-3mib", None),  # no cause the project knows: none given
+])
+def test_flux_failures_name_their_cause(tmp_path: Path, version: str, failed: str,
+                                        cause: str | None) -> None:
+    results = _results()
+    results["run"]["implementation"] = {"organization": "fluxcd",
+                                        "project": "notification-controller", "version": version}
+    for scenario in results["scenarios"]:
+        scenario["outcome"] = "failed" if scenario["scenario_id"] == failed else "passed"
+    source = _write(tmp_path, conformance.conformance_report(results))
+    path = published.publish(source, tmp_path / "reports", PROFILES)
+    [line] = [x for x in (path.parent / "README.md").read_text().splitlines()
+              if x.startswith(f"- `{failed}`")]
+    if cause is None:
+        assert "changed in" not in line and "known deviation" not in line
+    else:
+        assert cause in line
+
+
 def test_publish_keeps_names_inside_the_root(tmp_path: Path) -> None:
     results = _results()
     results["run"]["implementation"] = {"organization": "../..", "project": "a/b c",
