@@ -85,22 +85,30 @@ def long_suite(tmp_path: Path) -> Path:
     return root
 
 
-def _start(suite: Path, out: Path) -> subprocess.Popen[str]:
+def _start(suite: Path, out: Path, sigint_ignored: bool) -> subprocess.Popen[str]:
+    """The run, started as a shell's background job starts it when `sigint_ignored` (SIGINT
+    ignored, which its children inherit)."""
+    def ignore() -> None:
+        if sigint_ignored:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     return subprocess.Popen(
         [sys.executable, "-m", "receiver_conformance.cli", "run", "--steps", str(suite),
          "--report-dir", str(out), "--profile", "all"],
         cwd=REPO_ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True)
+        stderr=subprocess.PIPE, text=True, preexec_fn=ignore)
 
 
+@pytest.mark.parametrize("sigint_ignored", [False, True], ids=["", "sigint-ignored"])
 @pytest.mark.parametrize(("sig", "status", "line"), [
     (signal.SIGTERM, 143, "receiver-conformance: error: terminated"),
     (signal.SIGKILL, -signal.SIGKILL, None),
 ], ids=["sigterm", "sigkill"])
 def test_an_ended_run_tears_its_pytest_down(
     long_suite: Path, tmp_path: Path, sig: signal.Signals, status: int, line: str | None,
+    sigint_ignored: bool,
 ) -> None:
-    run = _start(long_suite, tmp_path / "out")
+    run = _start(long_suite, tmp_path / "out", sigint_ignored)
     try:
         wait_until(lambda: (long_suite / "waiting").exists(), 60, "the scenario to start")
         child = int((long_suite / "pytest.pid").read_text())

@@ -102,7 +102,7 @@ def run_pytest(request: RunRequest, on_scenario: Callable[[dict[str, Any]], None
                 stderr=subprocess.STDOUT,
                 pass_fds=(write_fd,),
                 env=_child_env(),
-                preexec_fn=lambda: die_with_parent(signal.SIGINT),
+                preexec_fn=_interruptible,
             )
         finally:
             os.close(write_fd)
@@ -117,6 +117,14 @@ def run_pytest(request: RunRequest, on_scenario: Callable[[dict[str, Any]], None
             _stop(child)
             raise
     return RunOutcome(status, time.monotonic() - started, log, results)
+
+
+def _interruptible() -> None:
+    """In the child before exec: SIGINT is Ctrl-C's KeyboardInterrupt again, even when this
+    run was started with it ignored (a background job of a shell ignores SIGINT, and its
+    children inherit that), and the kernel sends it when this process dies."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    die_with_parent(signal.SIGINT)
 
 
 @contextlib.contextmanager
