@@ -158,9 +158,9 @@ def no_body_limit() -> None:
     init = ReceiverServer.__init__
 
     def unlimited(self: ReceiverServer, index: Index, senders: Any, annotator: Any,
-                  metrics: Any = None, limits: Limits | None = None) -> None:
+                  metrics: Any = None, limits: Limits | None = None, **options: Any) -> None:
         limits = replace(limits or Limits(), max_body_bytes=sys.maxsize)
-        init(self, index, senders, annotator, metrics, limits)
+        init(self, index, senders, annotator, metrics, limits, **options)
 
     ReceiverServer.__init__ = unlimited  # type: ignore[method-assign]
 
