@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import time
@@ -405,6 +406,9 @@ def command_run(args: argparse.Namespace) -> int:
         cfg = registry.validate(config.resolve(vars(args)))
     except ConfigError as exc:
         return _fail(EXIT_USAGE, str(exc))
+    if args.steps.resolve() != STEPS.resolve() and not cfg.given("workers"):
+        # Another suite may bring its own target: scenarios at once only when asked.
+        cfg = dataclasses.replace(cfg, workers=1)
     if cfg.target == "external":
         try:
             check_external(cfg.kubeconfig, cfg.receiver_url, cfg.namespace)

@@ -27,6 +27,8 @@ PLACEMENT_NAMES = ("embedded", "node", "kind", "external")
 TARGET_CHOICES = ("embedded", "flux", "node", "kind", "external")  # flux: embedded + Flux
 RECEIVERS = ("reference", "flux")
 DEFAULT_RECEIVER_NAMESPACE = "flux-system"
+# Scenarios at once where the suite owns the cluster and throws it away; elsewhere one.
+DEFAULT_WORKERS = {"embedded": 4}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
 
@@ -102,6 +104,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("reference_args", ("--reference-arg",), "embedded and node, the reference: a flag "
             "added to its command line, e.g. --no-cross-namespace-refs; repeatable (the "
             "variable: space-separated)", kind="words", metavar="ARG"),
+    Setting("workers", ("--workers",), "run the scenarios in N processes at once, on one "
+            "control plane and receiver (embedded: default 4; external: default 1; node and "
+            "kind: 1); scenarios tagged @serial take their turn alone", metavar="N"),
     Setting("scenarios", ("--scenario",), "only this scenario, by its id (see 'receiver-conformance "
             "list'; ID/ROW for one example row of an outline); repeatable (the variable: "
             "space-separated)", kind="words", metavar="ID"),
@@ -154,6 +159,7 @@ class RunConfig:
     serve_address: str = "127.0.0.1"
     advertise_host: str | None = None
     reference_args: tuple[str, ...] = ()
+    workers: int = 0  # 0: the placement's default (DEFAULT_WORKERS)
     scenarios: tuple[str, ...] = ()
     profile: str = "core"
     tags: str | None = None
@@ -247,6 +253,10 @@ def _parsed(setting: Setting, origin: str, value: str | list[str]) -> object:
             return tuple(scenario_ids.check_name(v) for v in value)
         except ScenarioIdError as exc:
             raise ConfigError(f"{origin}: {exc}") from None
+    if setting.name == "workers":
+        if not (isinstance(value, str) and value.isdigit() and int(value) >= 1):
+            raise ConfigError(f"{origin}={value!r}: expected a whole number of workers, 1 or more")
+        return int(value)
     if setting.kind == "words":
         return tuple(value)
     if setting.kind == "path":
@@ -267,9 +277,12 @@ def _normalise(config: RunConfig) -> RunConfig:
         receiver = "flux"
     if config.notification_controller and receiver is None:
         receiver = "flux"
-    if receiver is None and (changes.get("target") or config.target) != "external":
+    where = str(changes.get("target") or config.target)
+    if receiver is None and where != "external":
         receiver = "reference"
     changes["receiver"] = receiver
+    if not config.workers:
+        changes["workers"] = DEFAULT_WORKERS.get(where, 1)
     return replace(config, **changes)  # type: ignore[arg-type]
 
 

@@ -20,7 +20,7 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from receiver_conformance import config as settings
-from receiver_conformance import scenario_ids
+from receiver_conformance import parallel, scenario_ids
 from receiver_conformance.capabilities import KNOWN_CAPABILITIES, Profile
 from receiver_conformance.config import ConfigError, RunConfig
 from receiver_conformance.kube import Kube, Timeout, api_client, wait_until
@@ -60,8 +60,17 @@ def required_capabilities(item: pytest.Item, prefix: str = CAPABILITY_PREFIX) ->
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    run_config(config)
+    run = run_config(config)
+    # Only when given (`run` gives it): the unit tests load this plugin too.
+    workers = run.workers if run.given("workers") else 1
+    parallel.use_workers(config, workers)
+    if workers > 1 and not parallel.is_worker(config):
+        config.pluginmanager.register(parallel.Provisioner(
+            run, lambda t: record_target(config, t.name, t.capabilities, t.details)),
+            "rc-provisioner")
     config.pluginmanager.register(JunitNames(config), "rc-junit-names")
+    config.addinivalue_line("markers", f"{parallel.SERIAL_TAG}: runs alone when scenarios "
+                            "run in parallel (--workers)")
     for profile in Profile:
         config.addinivalue_line("markers", f"{profile}: conformance profile {profile}")
     for cap, meaning in KNOWN_CAPABILITIES.items():
@@ -135,6 +144,10 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
 
 def _target(request: pytest.FixtureRequest) -> Iterator[Target]:
+    given = parallel.worker_target(request.config)
+    if given is not None:  # a worker: the controlling process started it, and stops it
+        yield given
+        return
     config = run_config(request.config)
     where = registry.placement(config)
     plane = request.getfixturevalue("control_plane") if where.needs_control_plane else None
@@ -157,6 +170,19 @@ def _capability_gate(request: pytest.FixtureRequest) -> None:
     reason = skip_reason(request.getfixturevalue("target"), request.node)
     if reason:
         pytest.skip(reason)
+
+
+@pytest.fixture(autouse=True)
+def _turn(request: pytest.FixtureRequest, _capability_gate: None) -> Iterator[None]:
+    """With --workers, a @serial scenario runs alone; the others share their turn. A
+    scenario skipped for a missing capability takes no turn."""
+    turns = parallel.worker_turns(request.config)
+    if turns is None or not is_scenario(request.node):
+        yield
+        return
+    serial = request.node.get_closest_marker(parallel.SERIAL_TAG) is not None
+    with turns.alone() if serial else turns.shared():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -213,5 +239,7 @@ def work_namespace(
     name = f"rc-{uuid.uuid4().hex[:8]}"
     target_kube.create_namespace(name)
     yield name
+    if target.disposable:  # it goes with the cluster
+        return
     target_kube.delete_namespace(name)
     deleted_namespaces.append(name)

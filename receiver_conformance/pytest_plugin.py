@@ -16,9 +16,9 @@ from collections.abc import Iterator
 import pytest
 from kubernetes import client
 
-from receiver_conformance.controlplane import ControlPlane, ControlPlaneError
-from receiver_conformance.controlplane.binaries import BinariesNotFound, BuildFailed
+from receiver_conformance.controlplane import ControlPlane
 from receiver_conformance.kube import Kube, api_client
+from receiver_conformance.parallel import start_plane
 
 pytest_plugins = ["receiver_conformance.conformance"]
 
@@ -29,10 +29,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def start_control_plane() -> ControlPlane:
     """Start the embedded control plane, or end the run with a clear reason (exit 2)."""
-    try:
-        return ControlPlane().start()
-    except (BinariesNotFound, BuildFailed, ControlPlaneError) as err:
-        pytest.exit(f"cannot start the embedded control plane: {err}", returncode=2)
+    return start_plane()
 
 
 @pytest.fixture(scope="session")

@@ -152,8 +152,9 @@ class Scenario:
     def cleanup(self, shared: bool) -> None:
         """Delete the namespaces the scenario added and, when `shared` (the target's
         namespace is shared), every object it created there, waiting until they are gone."""
-        for namespace in self.other_namespaces:
-            self.kube.delete_namespace(namespace)
+        if not self.target.disposable:  # else they go with the cluster
+            for namespace in self.other_namespaces:
+                self.kube.delete_namespace(namespace)
         if not shared:
             return
         gone: list[tuple[str, str, str, str]] = []

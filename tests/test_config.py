@@ -29,6 +29,7 @@ ENV_VALUES: dict[str, tuple[str, object]] = {
     "gcr_keys": ("/tmp/keys", Path("/tmp/keys")),
     "serve_address": ("0.0.0.0", "0.0.0.0"),
     "advertise_host": ("host.example", "host.example"),
+    "workers": ("3", 3),
     "reference_args": ("--no-cross-namespace-refs --log-level=debug",
                        ("--no-cross-namespace-refs", "--log-level=debug")),
     "scenarios": ("token-rotation github-delivery-refused/no-signature",
@@ -82,6 +83,8 @@ def test_defaults() -> None:
                                                                       "core")
     assert resolved.report_dir == Path("conformance-report")
     assert resolved.receiver_namespace == "flux-system"
+    assert resolved.workers == 4  # the embedded cluster is the run's: scenarios share it
+    assert resolve({}, {"RC_TARGET": "external"}).workers == 1
 
 
 def test_kubeconfig_falls_back_to_kubeconfig_variable() -> None:
@@ -153,7 +156,7 @@ def test_pytest_args_carry_what_differs_from_the_defaults() -> None:
                         "no_probe": True, "receiver_url": "http://h:1"}, {})
     assert config.pytest_args(resolved) == [
         "--target=external", "--receiver-url=http://h:1", "--capability=api",
-        "--capability=traffic", "--no-probe"]
+        "--capability=traffic", "--no-probe", "--workers=1"]
     assert config.pytest_args(RunConfig()) == []
 
 

@@ -255,6 +255,10 @@ class ControlPlane:
             f"--service-account-private-key-file={pki.service_account_key}",
             f"--root-ca-file={pki.ca_cert}",
             f"--service-cluster-ip-range={SERVICE_CIDR}",
+            # A run deletes a namespace per scenario, many at once with --workers: each
+            # deletion lists every resource type, so the default 20 requests/s would keep
+            # the run's end waiting for its namespaces to go.
+            "--kube-api-qps=1000", "--kube-api-burst=2000", "--concurrent-namespace-syncs=20",
             "--v=0",
         ], self.dir / "kube-controller-manager.log")
         self._record_pids()

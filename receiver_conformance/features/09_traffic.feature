@@ -1,4 +1,4 @@
-@extended
+@extended @serial
 Feature: Real traffic through the guide's exposure and policies
   On a cluster with a data plane, a webhook travels the ways the guide exposes the receiver,
   and NetworkPolicy is enforced on real connections. The receiver runs in flux-system with

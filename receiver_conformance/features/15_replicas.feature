@@ -1,4 +1,4 @@
-@extended
+@extended @serial
 Feature: Replicas of the receiver
   Flux starts notification-controller's webhook server outside the leader election of its
   controller manager: every replica answers webhooks from its own cache of Receivers, and only

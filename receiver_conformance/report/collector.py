@@ -26,6 +26,11 @@ from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from receiver_conformance import distribution, scenario_ids
+
+try:  # what pytest-bdd's cucumber.json reads of each report, kept beside it by the report
+    from pytest_bdd.reporting import ReportContext, test_report_context_registry
+except ImportError:  # another pytest-bdd: cucumber.json of a run with --workers stays empty
+    ReportContext = None  # type: ignore[assignment,misc]
 from receiver_conformance.redaction import redact_data
 from receiver_conformance.report import evidence, model, timings
 
@@ -61,6 +66,8 @@ def pytest_configure(config: pytest.Config) -> None:
     path = config.getoption("--results-json", default=None)
     live_fd = config.getoption("--live-fd", default=None)
     if path or live_fd is not None:
+        if hasattr(config, "workerinput"):  # a worker of --workers: it records, the controller writes
+            path, live_fd = None, None
         config.pluginmanager.register(ResultsCollector(config, path, live_fd), "rc-results")
 
 
@@ -71,6 +78,26 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if xml is not None:
         xml.add_global_property("receiver-conformance.version", distribution.version())
         xml.add_global_property("receiver-conformance.commit", distribution.commit() or "")
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)  # outermost: after pytest-bdd's own
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """In a worker of --workers, put pytest-bdd's context for cucumber.json on the report
+    itself, so that it reaches the controller with it (after pytest-bdd has made it)."""
+    outcome = yield
+    report = outcome.get_result()
+    if ReportContext is not None and hasattr(item.config, "workerinput"):
+        context = test_report_context_registry.get(report)
+        if context is not None:
+            report.rc_bdd = {"scenario": context.scenario, "name": context.name}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """In the controller, give pytest-bdd back the context a worker's report carries."""
+    carried = getattr(report, "rc_bdd", None)
+    if carried and ReportContext is not None and report not in test_report_context_registry:
+        test_report_context_registry[report] = ReportContext(**carried)
 
 
 class ResultsCollector:
@@ -84,6 +111,9 @@ class ResultsCollector:
         self.features: dict[str, dict[str, Any]] = {}
         self.started = datetime.now(UTC)
         self.clock = time.monotonic()
+        self.counted = False
+        self.order: dict[str, int] = {}  # each scenario's place in the collection
+        self.orders: dict[str, int] = {}  # the same, of the scenarios recorded here
 
     # pytest-bdd hooks: one record per step, in the order they ran.
 
@@ -135,19 +165,26 @@ class ResultsCollector:
 
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo) -> Any:
+        """The scenario's record rides on its teardown report, which pytest-xdist carries
+        from a worker to the controller as it does the outcome."""
         outcome = yield
-        item.stash.setdefault(_REPORTS_KEY, []).append(outcome.get_result())
-
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_protocol(self, item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-        protocol = yield
-        if protocol.excinfo is not None:
-            return  # the session is ending (pytest.exit, Ctrl-C): the scenario did not run
+        report = outcome.get_result()
+        item.stash.setdefault(_REPORTS_KEY, []).append(report)
         template = _template_of(item)
-        if template is None:
-            return  # not a scenario: a plain test that happens to be collected
-        record = self._record(item, template)
+        if call.when == "teardown" and template is not None:  # else not a scenario
+            report.rc_scenario = self._record(item, template)
+            report.rc_feature = feature_record(template.feature)
+            report.rc_order = self.order.get(item.nodeid, len(self.order))
+
+    @pytest.hookimpl
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        record = getattr(report, "rc_scenario", None)
+        if record is None:
+            return
+        feature = report.rc_feature
+        self.features.setdefault(feature["file"], feature)
         self.scenarios.append(record)
+        self.orders[record["id"]] = report.rc_order
         self._print_live(record)
 
     def _record(self, item: pytest.Item, template: ScenarioTemplate) -> dict[str, Any]:
@@ -156,7 +193,6 @@ class ResultsCollector:
         example = _example_of(item)
         scenario = item.stash.get(_SCENARIO_KEY, None) or template.render(example)
         feature = template.feature
-        self.features.setdefault(feature.rel_filename, feature_record(feature))
         return {
             "id": item.nodeid,
             "scenario_id": scenario_ids.of_run(scenario_ids.of_tags(template.tags), example),
@@ -178,7 +214,15 @@ class ResultsCollector:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         """Tell the CLI how many scenarios will run, for its counter."""
+        self.order = {item.nodeid: index for index, item in enumerate(session.items)}
         self._send({"event": "collected", "total": len(session.items)})
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """With --workers, every worker collects the same scenarios: count them once."""
+        if not self.counted:
+            self.counted = True
+            self._send({"event": "collected", "total": len(ids)})
 
     def _print_live(self, record: dict[str, Any]) -> None:
         self._send(redact_data(live_event(record)))
@@ -198,8 +242,9 @@ class ResultsCollector:
                 "duration": round(time.monotonic() - self.clock, 3),
                 "pytest_exit_status": int(exitstatus),
                 "target": self.config.stash.get(_TARGET_KEY, None),
-                "features": list(self.features.values()),
-                "scenarios": self.scenarios,
+                "features": sorted(self.features.values(), key=lambda f: f["file"]),
+                # In collection order, however many workers ran them.
+                "scenarios": sorted(self.scenarios, key=lambda r: self.orders[r["id"]]),
             }
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(json.dumps(redact_data(results), indent=2, ensure_ascii=False)

@@ -17,7 +17,7 @@ from receiver_conformance import versions
 from receiver_conformance.controlplane import ControlPlane
 from receiver_conformance.flux.controllers import FluxControllers
 from receiver_conformance.reference_process import ReferenceReceiver
-from receiver_conformance.targets.base import Target
+from receiver_conformance.targets.base import LogFile, Target
 
 # deployed-receiver: the reference runs as a process here; its reference/deploy/ manifests,
 # applied to the API server, stand in for the Deployment and Service it would run as.
@@ -67,7 +67,8 @@ def embedded_target(plane: ControlPlane, reference_args: Sequence[str] = ()) -> 
                     "control plane": plane.binaries.describe(),
                 },
                 google_issuer=issuer,
-                log_tail=receiver.log_tail,
+                log_tail=LogFile(receiver.log_path) if receiver.log_path else None,
                 kubectl=plane.kubectl,
                 metrics_url=receiver.metrics_url,
+                disposable=True,
             )

@@ -25,10 +25,14 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from receiver_conformance.capabilities import parse_capabilities
-from receiver_conformance.controlplane.processes import file_tail
 from receiver_conformance.kube import Kube, api_client, wait_until
 from receiver_conformance.senders.gcr import TestGoogleIssuer
-from receiver_conformance.targets.base import RECEIVER_POD_LABELS, RECEIVER_SERVICE, Target
+from receiver_conformance.targets.base import (
+    RECEIVER_POD_LABELS,
+    RECEIVER_SERVICE,
+    LogFile,
+    Target,
+)
 from receiver_conformance.targets.preflight import Unreachable, check_external
 
 EXPOSURE_KINDS = (
@@ -100,16 +104,6 @@ def has_source_controller(kube: Kube, namespace: str | None,
             custom.delete_namespaced_custom_object(*GIT_API[:2], probe_ns, GIT_API[2], name)
         if namespace is None:
             kube.delete_namespace(probe_ns)
-
-
-class LogFile:
-    """The tail of a log file the receiver writes; read afresh on every call."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def __call__(self, lines: int = 50) -> str:
-        return file_tail(self.path, lines)
 
 
 def external_target(

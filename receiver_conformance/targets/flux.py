@@ -18,7 +18,7 @@ from receiver_conformance.flux import manifests
 from receiver_conformance.flux.build import CONTROLLERS, ensure_notification_controller
 from receiver_conformance.flux.controllers import NAMESPACE, FluxControllers
 from receiver_conformance.kube import Kube, api_client, install_crds
-from receiver_conformance.targets.base import Target
+from receiver_conformance.targets.base import LogFile, Target
 
 # What Flux's controllers give the scenarios beside the API server. Flux cannot trust the
 # suite's own Google signing keys, so gcr's accepted-token scenarios are skipped.
@@ -49,6 +49,7 @@ def flux_target(plane: ControlPlane, receiver_version: str | None = None) -> Ite
         release = versions.NOTIFICATION_RELEASES.get(version, versions.FLUX_RELEASE)
         yield Target(
             name="flux",
+            disposable=True,
             kubeconfig=plane.kubeconfig,
             receiver_url=flux[RECEIVER].url("receiver"),
             capabilities=frozenset(capabilities),
@@ -61,7 +62,7 @@ def flux_target(plane: ControlPlane, receiver_version: str | None = None) -> Ite
                 "install objects": ", ".join(installed),
             },
             receiver_namespace=NAMESPACE,
-            log_tail=lambda: flux.log_tail(RECEIVER),
+            log_tail=LogFile(flux[RECEIVER].child.log_path),
             kubectl=plane.kubectl,
             metrics_url=flux[RECEIVER].metrics_url,
         )

@@ -41,6 +41,7 @@ class Placement:
     needs_control_plane: bool  # the session's embedded control plane is passed to start()
     start: Start
     failures: Callable[[], tuple[type[BaseException], ...]]  # start()'s errors for the user
+    parallel: bool = False  # scenarios may run in several processes at once (--workers)
 
 
 def _start_embedded(config: RunConfig, plane: ControlPlane | None) -> AbstractContextManager[Target]:
@@ -105,14 +106,14 @@ def _external_failures() -> tuple[type[BaseException], ...]:
 PLACEMENTS: dict[str, Placement] = {p.name: p for p in (
     Placement("embedded", "a real kube-apiserver, etcd and kube-controller-manager on this "
               "machine, with Flux's source- and kustomize-controller", ("reference", "flux"),
-              True, _start_embedded, lambda: _EMBEDDED_FAILURES),
+              True, _start_embedded, lambda: _EMBEDDED_FAILURES, parallel=True),
     Placement("node", "the embedded control plane with a real node (kubelet, containerd, "
               "kube-proxy, NetworkPolicy) and its edge (Traefik, MetalLB); root",
               ("reference", "flux"), True, _start_node, _node_failures),
     Placement("kind", "a kind cluster", ("reference", "flux"), False, _start_kind,
               _kind_failures),
     Placement("external", "any cluster and receiver: a kubeconfig and the receiver's URL",
-              (), False, _start_external, _external_failures),
+              (), False, _start_external, _external_failures, parallel=True),
 )}
 
 
@@ -169,4 +170,10 @@ def validate(config: RunConfig) -> RunConfig:
                                       and config.receiver == "reference"):
         raise ConfigError(f"{config.origin('reference_args')} is for the reference receiver "
                           "on --target embedded or node")
+    if config.workers > 1 and not where.parallel:
+        raise ConfigError(f"{config.origin('workers')} {config.workers}: the {where.name} "
+                          "target runs one scenario at a time")
+    if config.workers > 1 and config.namespace:
+        raise ConfigError(f"{config.origin('workers')} {config.workers}: scenarios at once "
+                          f"need a namespace each; {config.origin('namespace')} gives one")
     return config
