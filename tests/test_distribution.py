@@ -332,7 +332,7 @@ def test_flux_started_by_hand_passes_from_the_installed_wheel_but_for_known_devi
                    "--receiver-log", str(receiver.child.log_path),
                    "--implementation", "fluxcd/notification-controller",
                    "--implementation-version", "v1.9.3", "--profile", "all",
-                   "--report-dir", "reports", timeout=1200)
+                   "--workers", "4", "--report-dir", "reports", timeout=1200)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     summary = done.stdout.strip().splitlines()[-1]
     assert re.fullmatch(r"\d+ passed, \d+ failed, \d+ skipped \(\d+ of the failures are known "
