@@ -42,6 +42,7 @@ SHIPPED = (
     "receiver_conformance/flux/disagreements.yaml",
     "receiver_conformance/flux/releases.yaml",
     "receiver_conformance/mutation/equivalent.yaml",
+    "receiver_conformance/rules.yaml",
     "receiver_conformance/node/patches/traefik.patch",
     "receiver_conformance/reference/Dockerfile",
     "receiver_conformance/reference/deploy/deployment.yaml",
