@@ -255,8 +255,9 @@ def path_formula(scenario: Scenario) -> None:
 def ready_message(scenario: Scenario) -> None:
     receiver = scenario.receiver_object()
     ready = objects.condition(receiver, "Ready")
-    assert ready["reason"] == "Succeeded"
-    assert receiver["status"]["webhookPath"] in ready["message"]
+    assert ready["reason"] == "Succeeded", f"Ready's reason is {ready['reason']!r}, not Succeeded"
+    assert receiver["status"]["webhookPath"] in ready["message"], (
+        f"the Ready message does not name the webhook path: {ready['message']!r}")
 
 
 @then("it reports the generation it observed")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import jwt
 from aiohttp import web
 
 from receiver_conformance.reference import annotate, api, controller, events, filters, logs, status
@@ -32,10 +33,12 @@ from receiver_conformance.reference.senders import (
     bitbucket,
     cdevents,
     dockerhub,
+    generic_hmac,
     generic_oidc,
     github,
     gitlab,
     harbor,
+    nexus,
     quay,
 )
 from receiver_conformance.reference.senders._common import HASHES, hmac_hex, media_type, token
@@ -886,6 +889,87 @@ def no_artifactgenerator_default() -> None:
     }
 
 
+# --- rules of the spec that had no broken receiver (receiver_conformance/rules.yaml)
+
+
+def events_case_sensitive() -> None:
+    _bend_events(lambda receiver, event: event in receiver.events
+                 if receiver.events and event else None)
+
+
+def generic_hmac_sha256_only() -> None:
+    validate = generic_hmac.GenericHMACSender.validate
+
+    async def narrowed(self: generic_hmac.GenericHMACSender, request: WebhookRequest,
+                       secret: Mapping[str, bytes]) -> Event:
+        if not (request.header("X-Signature") or "").startswith("sha256="):
+            raise RefusedRequest("only sha256 signatures are taken")
+        return await validate(self, request, secret)
+
+    generic_hmac.GenericHMACSender.validate = narrowed  # type: ignore[method-assign]
+
+
+def nexus_prefix_stripped() -> None:
+    validate = nexus.NexusSender.validate
+
+    async def lenient(self: nexus.NexusSender, request: WebhookRequest,
+                      secret: Mapping[str, bytes]) -> Event:
+        signature = request.header(nexus.HEADER) or ""
+        if "=" in signature:  # "sha1=<hex>" taken as the bare digest
+            headers = {**request.headers, nexus.HEADER.lower(): signature.split("=", 1)[1]}
+            request = replace(request, headers=headers)
+        return await validate(self, request, secret)
+
+    nexus.NexusSender.validate = lenient  # type: ignore[method-assign]
+
+
+def gcr_email_unchecked() -> None:
+    verify = GCRSender.verify_id_token
+
+    async def any_email(self: GCRSender, token: str, email: str, audience: str,
+                        ) -> dict[str, Any]:
+        claims = jwt.decode(token, options={"verify_signature": False})
+        return await verify(self, token, str(claims.get("email", email)), audience)
+
+    GCRSender.verify_id_token = any_email  # type: ignore[method-assign]
+
+
+def _bend_refs(bend: Callable[[api.Receiver, api.ResourceRef], api.ResourceRef]) -> None:
+    """Let `bend` rewrite each resource of a Receiver before it is annotated."""
+    annotate_ref = KubeAnnotator._annotate_ref
+
+    async def bent(self: KubeAnnotator, receiver: api.Receiver, ref: api.ResourceRef,
+                   *args: Any, **kwargs: Any) -> None:
+        await annotate_ref(self, receiver, bend(receiver, ref), *args, **kwargs)
+
+    KubeAnnotator._annotate_ref = bent  # type: ignore[method-assign]
+
+
+def resource_namespace_default() -> None:
+    _bend_refs(lambda receiver, ref: ref if ref.namespace else replace(ref, namespace="default"))
+
+
+def wildcard_without_labels_takes_all() -> None:
+    # Joined as "rc-none!=x": a label no object has, so every object of the kind matches.
+    _bend_refs(lambda receiver, ref: replace(ref, match_labels={"rc-none!": "x"})
+               if ref.name == "*" and not ref.match_labels else ref)
+
+
+def api_version_guessed() -> None:
+    api.DEFAULT_API_VERSIONS = {  # type: ignore[misc]
+        **api.DEFAULT_API_VERSIONS, "Kustomization": "kustomize.toolkit.fluxcd.io/v1",
+        "HelmRelease": "helm.toolkit.fluxcd.io/v2"}
+
+
+def ready_message_without_path() -> None:
+    def pathless(receiver: api.Receiver, outcome: status.Outcome) -> None:
+        for condition in outcome.status["conditions"]:
+            if condition["type"] == api.READY and condition["status"] == "True":
+                condition["message"] = "Receiver initialized"
+
+    _wrap_reconcile(pathless)
+
+
 FLAWS: dict[str, Flaw] = {
     flaw.name: flaw
     for flaw in (
@@ -1029,5 +1113,22 @@ FLAWS: dict[str, Flaw] = {
         Flaw("no-events", "no Kubernetes Event is recorded about a Receiver", no_events),
         Flaw("events-not-aggregated", "a repeated Event is written again as a new Event, "
              "not counted", events_not_aggregated),
+        # --- rules of the spec that had no broken receiver
+        Flaw("events-case-sensitive", "spec.events must match the event's letter case",
+             events_case_sensitive),
+        Flaw("generic-hmac-sha256-only", "generic-hmac refuses sha1 and sha512 signatures",
+             generic_hmac_sha256_only),
+        Flaw("nexus-prefix-stripped", "a Nexus signature with an algorithm prefix is taken",
+             nexus_prefix_stripped),
+        Flaw("gcr-email-unchecked", "a gcr ID token for any email is taken",
+             gcr_email_unchecked),
+        Flaw("resource-namespace-default", "a resource without namespace is looked for in "
+             "default, not the Receiver's namespace", resource_namespace_default),
+        Flaw("wildcard-without-labels-takes-all", "a wildcard without matchLabels selects "
+             "every object of its kind", wildcard_without_labels_takes_all),
+        Flaw("api-version-guessed", "Kustomization and HelmRelease get a default apiVersion",
+             api_version_guessed),
+        Flaw("ready-message-without-path", "the Ready message does not name the hook path",
+             ready_message_without_path),
     )
 }
