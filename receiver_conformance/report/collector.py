@@ -26,13 +26,13 @@ from pytest_bdd.parser import Feature, Scenario, ScenarioTemplate, Step
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from receiver_conformance import distribution, scenario_ids
+from receiver_conformance.redaction import redact_data
+from receiver_conformance.report import evidence, model, timings
 
 try:  # what pytest-bdd's cucumber.json reads of each report, kept beside it by the report
     from pytest_bdd.reporting import ReportContext, test_report_context_registry
 except ImportError:  # another pytest-bdd: cucumber.json of a run with --workers stays empty
     ReportContext = None  # type: ignore[assignment,misc]
-from receiver_conformance.redaction import redact_data
-from receiver_conformance.report import evidence, model, timings
 
 RESULTS_SCHEMA = 1
 
