@@ -50,6 +50,10 @@ PayloadCheck = Callable[[WebhookRequest, Mapping[str, bytes]], Any]
 _SIGNATURE_HEADERS = ("x-hub-signature", "x-hub-signature-256")
 _GITHUB_STYLE_TYPES = ("application/json", "application/x-www-form-urlencoded")
 ANNOTATION_LAG = 0.2  # seconds between a refusal and annotate-after-refusing's annotation
+# Seconds answer-before-annotating writes after its answer: longer than a burst's 50 answers
+# take on a loaded machine, so that no answer can meet another push's late write instead of
+# its own (at 0.2 s, a CI run busy enough to slow the answers let the flaw pass once).
+ANSWER_LAG = 2.0
 
 
 @dataclass(frozen=True)
@@ -357,7 +361,7 @@ def answer_before_annotating() -> None:
     pending: set[asyncio.Task[Any]] = set()
 
     async def later(self: Coalescer, path: str, body: Any, version: str = "") -> Any:
-        await asyncio.sleep(ANNOTATION_LAG)
+        await asyncio.sleep(ANSWER_LAG)
         return await patch(self, path, body, version)
 
     async def in_background(self: Coalescer, path: str, body: Any, version: str = "") -> Any:
