@@ -5,17 +5,17 @@ the behaviour spec unit by unit."""
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from receiver_conformance import paths, rules, scenario_ids
 from tests.broken.flaws import FLAWS
+from tests.checkout import REPO_ROOT
 from tests.test_suite_teeth import CASES, CHECKED_ELSEWHERE
 
-# The behaviour spec is shared beside the project, not part of it: an installed package
-# (or a checkout elsewhere) has none, and the tests that read it are skipped.
-SPEC = Path("/work/shared/receiver-semantics.md")
+# The behaviour spec is shared beside the checkout (../shared), not part of it: an installed
+# package (or a checkout elsewhere) has none, and the tests that read it are skipped.
+SPEC = REPO_ROOT.parent / "shared" / "receiver-semantics.md"
 RULES = rules.load()
 CATALOGUE = scenario_ids.catalogue(paths.FEATURES)
 MUST_FAIL: dict[str, set[str]] = {}
