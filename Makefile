@@ -109,8 +109,10 @@ $(VENV)/.mutation-installed: $(VENV)/.installed
 mutation: binaries $(VENV)/.mutation-installed
 	nice -n 10 $(PY) -m receiver_conformance.mutation.run --out $(REPORT)/mutation
 
+# Three processes (pytest-xdist), a test module each at a time: tests/conftest.py puts the
+# longest modules first.
 test: binaries
-	$(PY) -m pytest --durations=25 tests receiver_conformance/steps
+	$(PY) -m pytest -n 3 --dist loadscope --durations=25 tests receiver_conformance/steps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 

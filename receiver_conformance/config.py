@@ -85,6 +85,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("flux_deployment", ("--flux-deployment",), "node: deploy the reference with Flux's "
             "own notification-controller Deployment (its module's config/manager, flux2's RBAC, "
             "its arguments: leader election on), only the image changed", kind="flag"),
+    Setting("disposable_cluster", ("--disposable-cluster",), "external: the cluster is thrown "
+            "away after the run, so each scenario's namespace is left to it, not deleted "
+            "(spares the API server the namespace controller's work; embedded and flux always "
+            "do this)", kind="flag"),
     Setting("no_probe", ("--no-probe",), "external: the declared capabilities are all it has; "
             "skip the probes for a deployed receiver and a source controller", kind="flag"),
     Setting("receiver_log", ("--receiver-log",), "external: the file the receiver writes its "
@@ -152,6 +156,7 @@ class RunConfig:
     receiver_namespace: str = DEFAULT_RECEIVER_NAMESPACE
     capabilities: frozenset[str] = frozenset()
     flux_deployment: bool = False
+    disposable_cluster: bool = False
     no_probe: bool = False
     receiver_log: Path | None = None
     metrics_url: str | None = None

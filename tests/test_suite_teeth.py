@@ -26,7 +26,7 @@ from receiver_conformance.controlplane import ControlPlane
 from receiver_conformance.pytest_plugin import start_control_plane
 from receiver_conformance.reference_process import ReferenceReceiver
 from receiver_conformance.senders.gcr import TestGoogleIssuer
-from receiver_conformance.suite_run import SuiteRun, run_suite
+from receiver_conformance.suite_run import SuiteRun, release_receivers, run_suite
 from tests.broken.flaws import FLAWS
 from tests.broken.process import BrokenReceiver
 from tests.checkout import REPO_ROOT
@@ -47,7 +47,7 @@ OIDC_REFUSED = "oidc-bad-token/{}"
 OIDC_ACCEPTED = "oidc-valid-token"
 SIGNED_PUSH = "github-signed-event/push"
 # Cases run this many at a time, each on its own control plane (env RC_TEETH_WORKERS).
-WORKERS = max(1, int(os.environ.get("RC_TEETH_WORKERS", "2")))
+WORKERS = max(1, int(os.environ.get("RC_TEETH_WORKERS", "3")))
 # The broken receiver runs on this host, so it reaches the suite's OIDC issuer on 127.0.0.1.
 # Nothing else is there to find: no probes (the source-controller probe waits 5 s per run).
 SUITE_ARGS = ("--capability", "oidc-test-issuer", "--no-probe")
@@ -367,16 +367,26 @@ def _log(receiver: ReferenceReceiver) -> str:
     return f"--receiver-log={receiver.log_path}"
 
 
+def _run_on(plane: ControlPlane, receiver: ReferenceReceiver, *args: str) -> SuiteRun:
+    """The suite with `args` against `receiver`, started on `plane` and stopped after; the
+    plane is thrown away later, so the run leaves its namespaces and only its Receivers go."""
+    try:
+        with receiver:
+            return run_suite(plane.kubeconfig, receiver.url, *args, _log(receiver),
+                             disposable=True)
+    finally:
+        release_receivers(plane.kubeconfig)
+
+
 def _run_case(teeth: Teeth, plane: ControlPlane) -> CaseRuns:
     runs = CaseRuns()
     try:
         if teeth.receiver_args:  # its own control run, with the same flags
-            with ReferenceReceiver(plane.kubeconfig, teeth.receiver_args) as unbroken:
-                runs.control = run_suite(plane.kubeconfig, unbroken.url, *teeth.suite_args,
-                                         _log(unbroken), *teeth.selection)
-        with BrokenReceiver(plane.kubeconfig, teeth.flaw, teeth.receiver_args) as receiver:
-            runs.flawed = run_suite(plane.kubeconfig, receiver.url, *teeth.suite_args,
-                                    _log(receiver), *teeth.selection)
+            runs.control = _run_on(plane, ReferenceReceiver(plane.kubeconfig, teeth.receiver_args),
+                                   *teeth.suite_args, *teeth.selection)
+        runs.flawed = _run_on(plane, BrokenReceiver(plane.kubeconfig, teeth.flaw,
+                                                    teeth.receiver_args),
+                              *teeth.suite_args, *teeth.selection)
     except Exception as err:  # reported by the case's own test
         runs.error = err
     return runs
@@ -386,9 +396,8 @@ def _reference_run(plane: ControlPlane, selection: set[str]) -> SuiteRun:
     """The unflagged cases' selections, once, against the unbroken reference receiver."""
     if not selection:
         return SuiteRun(0, {}, {}, "no unflagged case selected")
-    with ReferenceReceiver(plane.kubeconfig) as receiver:
-        return run_suite(plane.kubeconfig, receiver.url, *SUITE_ARGS, _log(receiver),
-                         *scenario_flags(selection))
+    return _run_on(plane, ReferenceReceiver(plane.kubeconfig), *SUITE_ARGS,
+                   *scenario_flags(selection))
 
 
 def _reference_selection(session: pytest.Session, cases: list[Teeth]) -> set[str]:

@@ -110,12 +110,13 @@ def external_target(
     kubeconfig: str | None, receiver_url: str | None, namespace: str | None,
     declared: Iterable[str] = (), receiver_namespace: str = RECEIVER_NAMESPACE,
     probe: bool = True, receiver_log: str | None = None, metrics_url: str | None = None,
-    gcr_keys: Path | None = None,
+    gcr_keys: Path | None = None, disposable: bool = False,
 ) -> Target:
     """Check that the target answers, then describe what it can do: what was declared (each
     name checked, else UnknownCapability) plus, unless `probe` is false, what the probes of
     a deployed receiver and a source controller find, plus receiver-log when the receiver's
-    log file is given (it must exist)."""
+    log file is given (it must exist). A `disposable` cluster keeps the scenarios'
+    namespaces: it is thrown away after the run."""
     capabilities = set(parse_capabilities(declared))
     log_file = Path(receiver_log).expanduser() if receiver_log else None
     if log_file is not None:
@@ -167,12 +168,15 @@ def external_target(
                  "receiver namespace": receiver_namespace,
                  "receiver log": str(log_file) if log_file else "(not read)",
                  "metrics": metrics_url or "(not scraped)",
-                 "gcr test keys": str(gcr_keys) if gcr_keys else "(none)"},
+                 "gcr test keys": str(gcr_keys) if gcr_keys else "(none)",
+                 "scenario namespaces": "left to the disposable cluster" if disposable
+                 else "deleted"},
         log_tail=LogFile(log_file) if log_file else None,
         kubectl=Path(kubectl) if kubectl else None,
         receiver_namespace=receiver_namespace,
         metrics_url=metrics_url,
         google_issuer=issuer,
+        disposable=disposable,
     )
 
 

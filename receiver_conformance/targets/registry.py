@@ -94,7 +94,8 @@ def _start_external(config: RunConfig, _: ControlPlane | None) -> AbstractContex
         config.namespace, config.capabilities, config.receiver_namespace,
         probe=not config.no_probe,
         receiver_log=str(config.receiver_log) if config.receiver_log else None,
-        metrics_url=config.metrics_url, gcr_keys=config.gcr_keys))
+        metrics_url=config.metrics_url, gcr_keys=config.gcr_keys,
+        disposable=config.disposable_cluster))
 
 
 def _external_failures() -> tuple[type[BaseException], ...]:
