@@ -193,12 +193,53 @@ class RunConfig:
         return BY_NAME[name].flag if source == "default" else source
 
 
+@dataclass(frozen=True)
+class Timing:
+    """A duration the steps read from the environment only (no flag): seconds, 0 or more."""
+
+    env: str
+    default: float
+    help: str
+
+
+TIMINGS: tuple[Timing, ...] = (
+    Timing("RC_QUIET_PERIOD", 0.5, "how long a refusal scenario watches the sources for a "
+           "late annotation"),
+    Timing("RC_DOWNSTREAM_QUIET_PERIOD", 3.0, "the same for the downstream scenarios (at "
+           "least RC_QUIET_PERIOD)"),
+    Timing("RC_NAMESPACES_GONE_TIMEOUT", 120.0, "how long the run's end waits for the "
+           "namespaces its scenarios deleted to be gone; 0: do not wait"),
+)
+_TIMING = {t.env: t for t in TIMINGS}
+
+
+def timing(env: str, environ: Mapping[str, str] | None = None, strict: bool = False) -> float:
+    """The seconds `env` gives, else its default. A malformed value raises ConfigError when
+    `strict`, else gives the default: modules read these at import, and `resolve` refuses
+    the run (one line, exit 2) before a step uses one."""
+    known = _TIMING[env]
+    raw = (os.environ if environ is None else environ).get(env, "").strip()
+    if not raw:
+        return known.default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        if strict:
+            raise ConfigError(f"{env}={raw!r}: expected a number of seconds, 0 or more")
+        return known.default
+    return seconds
+
+
 def resolve(flags: Mapping[str, object], environ: Mapping[str, str] | None = None,
             scope: Scope | None = None) -> RunConfig:
     """Defaults, then `environ` (os.environ by default), then `flags` (argparse or pytest
     values by setting name; None or empty means not given); normalised and checked.
     Raises ConfigError with one line naming the flag or variable at fault."""
     environ = os.environ if environ is None else environ
+    for known in TIMINGS:
+        timing(known.env, environ, strict=True)
     values: dict[str, object] = {}
     sources: dict[str, str] = {}
     for setting in SETTINGS:
@@ -333,4 +374,4 @@ def pytest_args(config: RunConfig) -> list[str]:
 
 def documented_variables() -> list[str]:
     """Every RC_* variable a run honours."""
-    return [s.env for s in SETTINGS]
+    return [*(s.env for s in SETTINGS), *(t.env for t in TIMINGS)]

@@ -12,7 +12,6 @@ behaviour it checks is the one that capability turns off).
 
 from __future__ import annotations
 
-import os
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from kubernetes.client.rest import ApiException
 from receiver_conformance import config as settings
 from receiver_conformance import parallel, scenario_ids
 from receiver_conformance.capabilities import KNOWN_CAPABILITIES, Profile
-from receiver_conformance.config import ConfigError, RunConfig
+from receiver_conformance.config import ConfigError, RunConfig, timing
 from receiver_conformance.kube import Kube, Timeout, api_client, wait_until
 from receiver_conformance.report.collector import JunitNames, is_bdd, record_target, run_id
 from receiver_conformance.report.evidence import redact_test_report
@@ -32,7 +31,7 @@ from receiver_conformance.targets.base import Target
 
 # How long the run's end waits for its deleted namespaces to be gone (RC_NAMESPACES_GONE_TIMEOUT,
 # seconds); 0: delete them and do not wait, for a cluster thrown away after the run.
-NAMESPACES_GONE_TIMEOUT = float(os.environ.get("RC_NAMESPACES_GONE_TIMEOUT", "120"))
+NAMESPACES_GONE_TIMEOUT = timing("RC_NAMESPACES_GONE_TIMEOUT")
 CAPABILITY_PREFIX = "cap-"
 WITHOUT_PREFIX = "without-"
 _CONFIG_KEY = pytest.StashKey[RunConfig]()

@@ -12,7 +12,6 @@ the interval they replace.
 from __future__ import annotations
 
 import copy
-import os
 import re
 import time
 import uuid
@@ -22,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from receiver_conformance.config import timing
 from receiver_conformance.flux import objects
 from receiver_conformance.gitserver import GitServer
 from receiver_conformance.kube import Kube, wait_until
@@ -36,8 +36,7 @@ FIRST_APPLY_TIMEOUT = 90.0  # the first fetch and apply, controllers warming up
 REACTION_TIMEOUT = 60.0  # push event -> revision, and -> applied
 # How long a refused push must leave the GitRepository's revision alone. Measured on the
 # embedded target, an accepted push is fetched within about 0.15 s (RC_DOWNSTREAM_QUIET_PERIOD).
-DOWNSTREAM_QUIET_PERIOD = max(QUIET_PERIOD,
-                              float(os.environ.get("RC_DOWNSTREAM_QUIET_PERIOD", "3")))
+DOWNSTREAM_QUIET_PERIOD = max(QUIET_PERIOD, timing("RC_DOWNSTREAM_QUIET_PERIOD"))
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 

@@ -7,7 +7,6 @@ report (requests sent, answers and object states observed, durations measured).
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from kubernetes import client
 from kubernetes.client.rest import ApiException
 
 from receiver_conformance import senders
+from receiver_conformance.config import timing
 from receiver_conformance.flux import objects
 from receiver_conformance.kube import Kube, wait_until
 from receiver_conformance.targets.base import Target
@@ -33,7 +33,7 @@ CLEANUP_TIMEOUT = 30.0
 VOLATILE_METADATA = frozenset({"resourceVersion", "managedFields"})
 # How long a refused request must leave every source alone: a receiver that annotates
 # after answering is caught within this period (RC_QUIET_PERIOD, seconds).
-QUIET_PERIOD = float(os.environ.get("RC_QUIET_PERIOD", "0.5"))
+QUIET_PERIOD = timing("RC_QUIET_PERIOD")
 
 
 @dataclass

@@ -215,6 +215,8 @@ def test_bad_usage_is_one_line_and_exit_2(argv: list[str], says: str) -> None:
         ({"RC_TARGET": "external", "RC_KUBECONFIG": "/nonexistent/kubeconfig",
           "RC_RECEIVER_URL": "http://127.0.0.1:9"}, "/nonexistent/kubeconfig"),
         ({"RC_REFERENCE_ARGS": "'unbalanced"}, "RC_REFERENCE_ARGS: No closing quotation"),
+        ({"RC_QUIET_PERIOD": "soon"}, "RC_QUIET_PERIOD='soon': expected a number of seconds"),
+        ({"RC_NAMESPACES_GONE_TIMEOUT": "2m"}, "RC_NAMESPACES_GONE_TIMEOUT='2m': expected"),
     ],
 )
 def test_a_bad_rc_variable_is_one_line_and_exit_2(environ: dict[str, str], says: str) -> None:
@@ -231,6 +233,16 @@ def test_an_unknown_capability_in_the_environment_is_exit_2() -> None:
                           cwd=REPO_ROOT, env={**os.environ, "RC_CAPABILITIES": "traffic,bogus"})
     assert done.returncode == 2
     assert "unknown capability 'bogus'" in one_line_error(done.stderr)
+
+
+def test_bare_pytest_refuses_a_malformed_timing_with_one_line_and_exit_2(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RC_")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "-p", "receiver_conformance.pytest_plugin",
+                           "-p", "no:cacheprovider", str(tmp_path)], capture_output=True, text=True,
+                          cwd=REPO_ROOT, env={**env, "RC_DOWNSTREAM_QUIET_PERIOD": "3s"}, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "RC_DOWNSTREAM_QUIET_PERIOD='3s': expected a number of seconds" in done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_the_pytest_option_refuses_an_unknown_capability_with_exit_2(tmp_path: Path) -> None:

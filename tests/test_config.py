@@ -4,6 +4,7 @@ target registry's checks of what fits together."""
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ ENV_VALUES: dict[str, tuple[str, object]] = {
     "receiver_namespace": ("hooks", "hooks"),
     "capabilities": ("traffic, receiver-metrics", frozenset({"traffic", "receiver-metrics"})),
     "no_probe": ("true", True),
+    "disposable_cluster": ("on", True),
     "flux_deployment": ("true", True),
     "receiver_log": ("/tmp/receiver.log", Path("/tmp/receiver.log")),
     "metrics_url": ("http://127.0.0.1:8080/metrics", "http://127.0.0.1:8080/metrics"),
@@ -135,11 +137,34 @@ def test_the_registry_knows_every_placement_the_config_offers() -> None:
          "--capability receiver-log: the suite cannot serve it without --receiver-log"),
         ({"target": "external", "gcr_keys": "/nonexistent"}, "no signing key there"),
         ({"metrics_url": "http://h/metrics"}, "--metrics-url is for --target external"),
+        ({"disposable_cluster": True, "target": "node"},
+         "--disposable-cluster is for --target external"),
     ],
 )
 def test_what_does_not_fit_is_refused(given: dict[str, object], says: str) -> None:
     with pytest.raises(ConfigError, match=says):
         registry.validate(resolve(given, {}))
+
+
+@pytest.mark.parametrize(("environ", "says"), [
+    ({"RC_QUIET_PERIOD": "half a second"}, "RC_QUIET_PERIOD='half a second': expected a number "
+     "of seconds, 0 or more"),
+    ({"RC_DOWNSTREAM_QUIET_PERIOD": "-1"}, "RC_DOWNSTREAM_QUIET_PERIOD='-1'"),
+    ({"RC_NAMESPACES_GONE_TIMEOUT": "nan"}, "RC_NAMESPACES_GONE_TIMEOUT='nan'"),
+    ({"RC_NAMESPACES_GONE_TIMEOUT": "inf"}, "RC_NAMESPACES_GONE_TIMEOUT='inf'"),
+])
+def test_a_malformed_timing_is_refused(environ: dict[str, str], says: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(says)):
+        resolve({}, environ)
+    variable = next(iter(environ))
+    known = next(t for t in config.TIMINGS if t.env == variable)
+    assert config.timing(variable, environ) == known.default  # at import: the default
+
+
+def test_a_timing_is_read_in_seconds() -> None:
+    assert config.timing("RC_QUIET_PERIOD", {"RC_QUIET_PERIOD": " 2.5 "}) == 2.5
+    assert config.timing("RC_NAMESPACES_GONE_TIMEOUT", {"RC_NAMESPACES_GONE_TIMEOUT": "0"}) == 0
+    assert config.timing("RC_QUIET_PERIOD", {}) == 0.5
 
 
 @pytest.mark.parametrize(("environ", "says"), [

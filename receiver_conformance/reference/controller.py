@@ -348,7 +348,11 @@ class Controller:
             obj = await self.kube.get(path)
         except KubeError as exc:
             if exc.not_found:
+                # Gone: its series too, even if the reconcile that removed the finalizer
+                # failed after the API server applied it (a timeout under load), and so
+                # recorded a duration instead of dropping the series.
                 self._forget(key)
+                self.metrics.delete_duration(namespace, name)
                 return
             raise
         failure: str | None = None

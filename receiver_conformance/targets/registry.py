@@ -149,7 +149,7 @@ def validate(config: RunConfig) -> RunConfig:
         raise ConfigError(f"{config.origin('capabilities')} is for --target external; the "
                           "embedded, node and kind targets know their own capabilities")
     for name in ("no_probe", "receiver_log", "receiver_url", "namespace", "metrics_url",
-                 "gcr_keys"):
+                 "gcr_keys", "disposable_cluster"):
         if config.given(name) and not external:
             raise ConfigError(f"{config.origin(name)} is for --target external")
     if config.receiver_log is not None and not config.receiver_log.is_file():
