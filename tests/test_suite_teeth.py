@@ -92,7 +92,7 @@ INVALID_OWN_FILTER = "rule-invalid-filter-stalls"
 NO_LONGER_READY = "not-ready-503"
 CORRECTED = "rule-corrected-filter-ready"
 NEAR_PATHS = [f"rule-hook-path-near-miss/{v}" for v in (
-    "upper-case-hex", "trailing-slash", "last-character-missing")]
+    "upper-case-hex", "trailing-slash", "last-character-missing", "another-prefix")]
 NEAR_SIGNATURES = [f"rule-github-signature-near-miss/{v}" for v in (
     "base64", "upper-case-algorithm", "hex-digit-short", "wrong-key")]
 UPPER_HEX = "rule-github-signature-upper-hex"
@@ -337,6 +337,10 @@ CASES = [
           "expected 500", ("annotate-failure-500/missing-object",)),
     Teeth("ready-message-without-path", (FIRST_READY,),
           "the Ready message does not name the webhook path", (NEW_GENERATION,)),
+    Teeth("nexus-unsupported", (OTHER_ACCEPTED.format("nexus-valid"),), "expected 200",
+          (OTHER_ACCEPTED.format("quay-valid"),)),
+    Teeth("oidc-needs-secret", (OIDC_ACCEPTED,), "Ready", (SIGNED_PUSH,)),
+    _one_of(NEAR_PATHS, NEAR_PATHS[3], "expected 404", "hook-prefix-ignored"),
     # --- events and metrics (features/14)
     Teeth("no-events", (READY_EVENT, REPEATED_EVENT, WARNING_EVENT, STALLED_EVENT),
           "about Receiver webapp", (FIRST_READY,)),

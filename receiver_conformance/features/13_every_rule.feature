@@ -100,6 +100,7 @@ Feature: Every rule, down to the near misses
       | upper-case-hex         | in upper-case hex          |
       | trailing-slash         | with a trailing slash      |
       | last-character-missing | without its last character |
+      | another-prefix         | under another prefix       |
 
   @core @id:rule-github-signature-near-miss
   Scenario Outline: A GitHub signature that is almost right is refused: <how>

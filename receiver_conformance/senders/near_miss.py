@@ -33,6 +33,7 @@ PATHS: dict[str, Bend] = {
     "in upper-case hex": lambda path: "/hook/" + _upper(path.removeprefix("/hook/")),
     "with a trailing slash": lambda path: path + "/",
     "without its last character": lambda path: path[:-1],
+    "under another prefix": lambda path: "/hooks/" + path.removeprefix("/hook/"),
 }
 
 TOKENS: dict[str, Bend] = {

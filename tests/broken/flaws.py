@@ -22,7 +22,17 @@ from typing import Any
 import jwt
 from aiohttp import web
 
-from receiver_conformance.reference import annotate, api, controller, events, filters, logs, status
+from receiver_conformance.reference import (
+    annotate,
+    api,
+    controller,
+    events,
+    filters,
+    logs,
+    senders,
+    server,
+    status,
+)
 from receiver_conformance.reference.annotate import AnnotationError, KubeAnnotator
 from receiver_conformance.reference.coalesce import Coalescer
 from receiver_conformance.reference.index import Index
@@ -901,6 +911,34 @@ def events_case_sensitive() -> None:
                  if receiver.events and event else None)
 
 
+def nexus_unsupported() -> None:
+    del senders._SENDERS["nexus"]  # twelve types served: a nexus push is an unknown type
+
+
+def oidc_needs_secret() -> None:
+    token_of = status.token_of
+
+    def as_any_other(receiver: api.Receiver, secret: Mapping[str, bytes] | None) -> bytes | str:
+        if receiver.type == api.GENERIC_OIDC:  # wants a Secret it has no name for
+            return token_of(replace(receiver, type="generic"), secret)
+        return token_of(receiver, secret)
+
+    status.token_of = as_any_other
+
+
+def hook_prefix_ignored() -> None:
+    class AnyPrefix:
+        """The server's view of the API module: every path is a hook path."""
+
+        HOOK_PREFIX = "/"
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(api, name)
+
+    server.api = AnyPrefix()  # type: ignore[assignment]
+    _bend_path(lambda path: api.HOOK_PREFIX + path.rsplit("/", 1)[-1])
+
+
 def generic_hmac_sha256_only() -> None:
     validate = generic_hmac.GenericHMACSender.validate
 
@@ -1134,5 +1172,11 @@ FLAWS: dict[str, Flaw] = {
              api_version_guessed),
         Flaw("ready-message-without-path", "the Ready message does not name the hook path",
              ready_message_without_path),
+        Flaw("nexus-unsupported", "twelve sender types: nexus is not served",
+             nexus_unsupported),
+        Flaw("oidc-needs-secret", "a generic-oidc Receiver wants a Secret, as the other types do",
+             oidc_needs_secret),
+        Flaw("hook-prefix-ignored", "a known digest is served under any prefix, not only /hook/",
+             hook_prefix_ignored),
     )
 }
