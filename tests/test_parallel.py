@@ -169,3 +169,26 @@ def test_a_run_with_workers_reports_everything_and_leaves_nothing(tmp_path: Path
     assert run.returncode == 143
     wait_until(lambda: not any(pid_alive(p) for p in started), 60,
                "every process of the run to be gone")
+
+
+def test_a_target_that_cannot_start_ends_a_parallel_run_with_one_line(tmp_path: Path) -> None:
+    """The controlling process starts the target before any worker: with no control-plane
+    binaries to be had (none cached, no Go), the run ends there, exit 2 and one line, and
+    no worker was started."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("RC_", "PYTEST_", "KUBEBUILDER_"))}
+    env.update(HOME=str(tmp_path), XDG_CACHE_HOME=str(tmp_path / "cache"),
+               PATH=str(tmp_path / "no-go"), LANG="C")
+    done = subprocess.run([*pytest_argv(), "-p", "no:cacheprovider", "--workers", "2",
+                           "--scenario", "token-rotation"],
+                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output
+    # pytest names the reason on stderr and again in its summary: one reason, one stderr line.
+    reasons = {line.strip(" !").removeprefix("_pytest.outcomes.")
+               for line in output.splitlines() if "KUBEBUILDER_ASSETS" in line}
+    assert len(reasons) == 1, output
+    assert reasons.pop().startswith("Exit: cannot start the embedded control plane: "), output
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert "Traceback" not in output
+    assert "created:" not in output, "workers were started:\n" + output
