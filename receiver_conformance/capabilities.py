@@ -35,6 +35,8 @@ KNOWN_CAPABILITIES = {
     "resources in other namespaces than the Receiver's)",
     "receiver-metrics": "the suite can scrape the receiver's Prometheus metrics "
     "(Target.metrics_url)",
+    "host-clock": "the receiver's clock is this host's (it runs here, or in a pod on this "
+    "host's kernel): its requestedAt times compare with the suite's",
     "replicas": "the suite may scale the receiver's Deployment, kill its pods and reach each "
     "pod's own address from a pod; the receiver runs with leader election",
 }

@@ -557,9 +557,11 @@ def patch_status(api: client.ApiClient, namespace: str, name: str,
 def table(api: client.ApiClient, namespace: str, resource: tuple[str, str, str]) -> dict[str, Any]:
     """List a namespace's objects as the server-side Table kubectl prints."""
     group, version, plural = resource
-    listed = client.CustomObjectsApi(api).list_namespaced_custom_object(
-        group, version, namespace, plural, _headers={"Accept": TABLE},
-    )
+    # The typed client's own Accept would win over one passed in its `_headers`.
+    response = api.call_api(f"/apis/{group}/{version}/namespaces/{namespace}/{plural}", "GET",
+                            header_params={"Accept": TABLE}, auth_settings=["BearerToken"],
+                            _preload_content=False, _request_timeout=30)
+    listed = json.loads(response.data)
     assert listed["kind"] == "Table"
     return listed
 

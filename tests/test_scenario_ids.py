@@ -22,7 +22,7 @@ CATALOGUE = scenario_ids.catalogue(paths.FEATURES)
 def test_every_scenario_and_row_has_one_unique_id() -> None:
     assert CATALOGUE.problems == ()
     assert len(set(CATALOGUE.scenarios)) == len(CATALOGUE.scenarios) == 102
-    assert len(set(CATALOGUE.runs)) == len(CATALOGUE.runs) == 206
+    assert len(set(CATALOGUE.runs)) == len(CATALOGUE.runs) == 207
 
 
 def _referenced() -> list[tuple[str, str]]:
@@ -93,7 +93,7 @@ def test_scenario_selects_an_outline_or_one_row() -> None:
     done = _collect("--scenario", "github-delivery-refused", "--scenario",
                     "oidc-bad-token/expired", "--scenario", "token-rotation")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "10/206 tests collected (196 deselected)" in done.stdout, done.stdout
+    assert "10/207 tests collected (197 deselected)" in done.stdout, done.stdout
 
 
 def test_an_unknown_scenario_id_exits_2_with_one_line() -> None:
@@ -111,7 +111,7 @@ def test_id_tags_are_not_marks() -> None:
          "-W", "error::pytest.PytestUnknownMarkWarning", str(paths.PACKAGE / "steps")],
         capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    assert "206 tests collected" in done.stdout
+    assert "207 tests collected" in done.stdout
 
 
 def _results(*runs: tuple[str, str]) -> dict:

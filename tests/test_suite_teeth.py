@@ -47,11 +47,14 @@ IMAGE_TAG = "filter-image-tag/{}"
 OIDC_REFUSED = "oidc-bad-token/{}"
 OIDC_ACCEPTED = "oidc-valid-token"
 SIGNED_PUSH = "github-signed-event/push"
+BURST = "concurrent-pushes-one-source"
+TIMED_BURST = "concurrent-pushes-written-in-time"
 # Cases run this many at a time, each on its own control plane (env RC_TEETH_WORKERS).
 WORKERS = max(1, int(os.environ.get("RC_TEETH_WORKERS", "3")))
-# The broken receiver runs on this host, so it reaches the suite's OIDC issuer on 127.0.0.1.
+# The broken receiver runs on this host, so it reaches the suite's OIDC issuer on 127.0.0.1
+# and its clock is the suite's.
 # Nothing else is there to find: no probes (the source-controller probe waits 5 s per run).
-SUITE_ARGS = ("--capability", "oidc-test-issuer", "--no-probe")
+SUITE_ARGS = ("--capability", "oidc-test-issuer", "--capability", "host-clock", "--no-probe")
 
 GITHUB_BAD_SIGNATURES = [GITHUB_REFUSED.format(v) for v in (
     "wrong-signature", "no-signature", "malformed-signature", "body-changed",
@@ -256,8 +259,10 @@ CASES = [
           (OIDC_REFUSED.format("wrong-audience"),)),
     # Writes the annotation a moment after answering: read at each answer, it is not there.
     # "Each accepted event sets a new requestedAt" catches it too (its pushes read no value).
-    Teeth("answer-before-annotating", ("concurrent-pushes-one-source",),
-          "before the annotation was written", (SIGNED_PUSH,)),
+    Teeth("answer-before-annotating", (BURST, TIMED_BURST), "answered 200 before the annotation",
+          (SIGNED_PUSH,), reasons={TIMED_BURST: "answered with no write of the GitRepository"}),
+    Teeth("join-write-in-flight", (TIMED_BURST,), "answered with no write of the GitRepository",
+          (BURST,)),
     # Runs its receivers with the flag: the refusal scenario needs the capability it gives.
     Teeth("cross-namespace-despite-flag", ("no-cross-namespace-refs",),
           "answered 200, expected 500", (SIGNED_PUSH,), receiver_args=("--no-cross-namespace-refs",),
@@ -445,21 +450,21 @@ def _selected_cases(session: pytest.Session) -> list[Teeth]:
 
 
 @pytest.fixture(scope="module")
-def teeth_runs(request: pytest.FixtureRequest, control_plane: ControlPlane,
-               ) -> Iterator[tuple[SuiteRun, dict[str, CaseRuns]]]:
+def teeth_runs(request: pytest.FixtureRequest) -> Iterator[tuple[SuiteRun, dict[str, CaseRuns]]]:
     """The reference run and every selected case's runs, WORKERS at a time.
 
     A broken receiver watches every namespace, so two receivers must not share a control
-    plane: each worker has its own (the session's, then planes of its own). Scenarios mostly
+    plane: each worker has a plane of its own. Not the session's: the runs leave their
+    namespaces there, and the other tests of this process would meet them. Scenarios mostly
     wait (quiet periods, reconciles), so this shortens the run even on 2 cores.
     """
     cases = _selected_cases(request.session)
-    planes = [control_plane]
+    planes: list[ControlPlane] = []
     previous = os.getcwd()
     os.chdir(REPO_ROOT)  # `python -m tests.broken` runs from the repository root
     TestGoogleIssuer().save(GCR_KEYS)
     try:
-        for _ in range(min(WORKERS, len(cases) + 1) - 1):
+        for _ in range(min(WORKERS, len(cases) + 1)):
             planes.append(start_control_plane())
         idle: queue.SimpleQueue[ControlPlane] = queue.SimpleQueue()
         for plane in planes:
@@ -486,7 +491,7 @@ def teeth_runs(request: pytest.FixtureRequest, control_plane: ControlPlane,
     finally:
         os.chdir(previous)
         shutil.rmtree(GCR_KEYS, ignore_errors=True)
-        for plane in planes[1:]:
+        for plane in planes:
             plane.stop()
 
 

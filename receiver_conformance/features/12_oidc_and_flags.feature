@@ -55,11 +55,25 @@ Feature: Trusting an OIDC issuer, and the flags that narrow what a Receiver may 
   Scenario: Many pushes at once to one source are each answered once the source is annotated
     A receiver may write one annotation for pushes that arrive while it is writing one, as
     long as none is answered 200 before a write that started after it arrived is persisted.
+    Here, the source read right after each answer carries a new requestedAt; where the
+    receiver shares this host's clock, the next scenario checks each write's time.
     Given a token generated as the guide does, stored in the Secret "webhook-token"
     And a "generic" Receiver "webapp" for the GitRepository "webapp"
     When 50 generic senders post an event at once
     Then every one of them is answered 200
-    And the GitRepository "webapp" was already annotated when each answer came
+    And a read of the GitRepository "webapp" right after each answer finds it annotated
+
+  @extended @cap-host-clock @id:concurrent-pushes-written-in-time
+  Scenario: Each of many pushes at once is answered after a write that started after it was sent
+    requestedAt is the receiver's time when it builds the write. Read on this host's clock,
+    every 200 follows a persisted write of the source stamped between the push's sending and
+    its answer: a write already under way when the push came does not cover it, and neither
+    does one that starts after the answer.
+    Given a token generated as the guide does, stored in the Secret "webhook-token"
+    And a "generic" Receiver "webapp" for the GitRepository "webapp"
+    When 50 generic senders post an event at once
+    Then every one of them is answered 200
+    And each was answered after a write of the GitRepository "webapp" stamped between its sending and its answer
 
   @extended @cap-no-cross-namespace-refs @cap-fresh-namespaces @id:no-cross-namespace-refs
   Scenario: With --no-cross-namespace-refs, a source in another namespace is refused

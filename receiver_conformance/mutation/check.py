@@ -22,7 +22,7 @@ from receiver_conformance.reference_process import ReferenceReceiver, ReferenceR
 from receiver_conformance.suite_run import SuiteRun, run_suite
 
 # The receiver runs on this host beside Flux's source- and kustomize-controller.
-CAPABILITIES = ("oidc-test-issuer", "source-controller", "kustomize-controller")
+CAPABILITIES = ("oidc-test-issuer", "source-controller", "kustomize-controller", "host-clock")
 SUITE_TIMEOUT = 240.0
 _REFERENCE = [sys.executable, "-m", "receiver_conformance.reference"]
 

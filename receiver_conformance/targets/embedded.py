@@ -23,7 +23,8 @@ from receiver_conformance.targets.base import LogFile, Target
 # applied to the API server, stand in for the Deployment and Service it would run as.
 CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys",
                           "deployed-receiver", "source-controller", "kustomize-controller",
-                          "receiver-log", "oidc-test-issuer", "receiver-metrics"})
+                          "receiver-log", "oidc-test-issuer", "receiver-metrics",
+                          "host-clock"})
 DOWNSTREAM = ("source-controller", "kustomize-controller")
 # Receiver flags (given with --reference-arg) that make the target have a capability.
 FLAG_CAPABILITIES = {"--no-cross-namespace-refs": "no-cross-namespace-refs"}

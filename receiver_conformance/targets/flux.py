@@ -24,7 +24,7 @@ from receiver_conformance.targets.base import LogFile, Target
 # suite's own Google signing keys, so gcr's accepted-token scenarios are skipped.
 CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "source-controller",
                           "kustomize-controller", "deployed-receiver", "receiver-log",
-                          "oidc-test-issuer", "receiver-metrics"})
+                          "oidc-test-issuer", "receiver-metrics", "host-clock"})
 RECEIVER = "notification-controller"
 
 

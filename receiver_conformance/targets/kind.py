@@ -54,7 +54,7 @@ LB_LABEL = "io.x-k8s.cloud-provider-kind.cluster"  # on the load-balancer contai
 HOST = "webhook-receiver.example.com"  # the guide's Ingress and HTTPRoute host
 CAPABILITIES = frozenset(
     {"api", "kubectl", "fresh-namespaces", "exposure-objects", "traffic",
-     "network-policy-enforcement", "deployed-receiver"}
+     "network-policy-enforcement", "deployed-receiver", "host-clock"}
 )
 INSTALL_HINTS = {
     "kind": f"install kind {versions.KIND} (go install sigs.k8s.io/kind@{versions.KIND})",

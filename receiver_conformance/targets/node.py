@@ -105,7 +105,8 @@ NO_EDGE = "started without the edge: no Ingress/Gateway controller, no LoadBalan
 # cannot reach the suite's issuer on the host's 127.0.0.1).
 CAPABILITIES = frozenset({"api", "fresh-namespaces", "exposure-objects", "gcr-test-keys",
                           "deployed-receiver", "source-controller", "kustomize-controller",
-                          "receiver-log", "network-policy-enforcement", "replicas"})
+                          "receiver-log", "network-policy-enforcement", "replicas",
+                          "host-clock"})
 
 _stderr = stderr_log("node-target")
 
