@@ -109,10 +109,13 @@ $(VENV)/.mutation-installed: $(VENV)/.installed
 mutation: binaries $(VENV)/.mutation-installed
 	nice -n 10 $(PY) -m receiver_conformance.mutation.run --out $(REPORT)/mutation
 
-# Three processes (pytest-xdist), a test module each at a time: tests/conftest.py puts the
-# longest modules first.
+# `make test TEST_WORKERS=3`: three processes (pytest-xdist), a test module each at a time,
+# the longest first (tests/conftest.py); 14 min instead of 27 here, but two tests still fail
+# now and then under that load (docs/measurements.md), so one process stays the default.
+TEST_WORKERS ?= 0
 test: binaries
-	$(PY) -m pytest -n 3 --dist loadscope --durations=25 tests receiver_conformance/steps
+	$(PY) -m pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadscope) \
+		--durations=25 tests receiver_conformance/steps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 

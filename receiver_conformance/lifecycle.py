@@ -129,11 +129,14 @@ class SourceWrites:
         self._thread.start()
 
     def _follow(self, stream: Any) -> None:
-        for event in stream:
-            meta = (event.get("raw_object") or {}).get("metadata") or {}
-            value = (meta.get("annotations") or {}).get(objects.REQUESTED_AT)
-            if value and (not self.values or self.values[-1] != value):
-                self.values.append(value)
+        try:
+            for event in stream:
+                meta = (event.get("raw_object") or {}).get("metadata") or {}
+                value = (meta.get("annotations") or {}).get(objects.REQUESTED_AT)
+                if value and (not self.values or self.values[-1] != value):
+                    self.values.append(value)
+        except Exception:  # noqa: BLE001 - closed under it by until(); a watch that ends early
+            pass           # leaves until() waiting in vain, and it says so
 
     def until(self, last: str | None, timeout: float = 10.0) -> list[str]:
         """Once the watch has reported `last` (the value read after the writes ended), stop

@@ -1,4 +1,4 @@
-"""The tests' order: `make test` runs them in pytest-xdist workers by module
+"""The tests' order: `make test TEST_WORKERS=3` runs them in pytest-xdist workers by module
 (`--dist loadscope`), so the modules that take minutes go first and the workers share out
 the short ones meanwhile.
 

@@ -261,8 +261,6 @@ CASES = [
     # "Each accepted event sets a new requestedAt" catches it too (its pushes read no value).
     Teeth("answer-before-annotating", (BURST, TIMED_BURST), "answered 200 before the annotation",
           (SIGNED_PUSH,), reasons={TIMED_BURST: "answered with no write of the GitRepository"}),
-    Teeth("join-write-in-flight", (TIMED_BURST,), "answered with no write of the GitRepository",
-          (BURST,)),
     # Runs its receivers with the flag: the refusal scenario needs the capability it gives.
     Teeth("cross-namespace-despite-flag", ("no-cross-namespace-refs",),
           "answered 200, expected 500", (SIGNED_PUSH,), receiver_args=("--no-cross-namespace-refs",),

@@ -383,22 +383,6 @@ def answer_before_annotating() -> None:
     Coalescer.patch = in_background  # type: ignore[method-assign]
 
 
-def join_write_in_flight() -> None:
-    """A push that comes while its source's write is under way is answered with that write,
-    which was stamped before the push came (the reference makes it wait for the next)."""
-    in_flight: dict[str, asyncio.Future[Any]] = {}
-    patch = Coalescer.patch
-
-    async def joining(self: Coalescer, path: str, body: Any, version: str = "") -> Any:
-        current = in_flight.get(path)
-        if current is None or current.done():
-            current = asyncio.ensure_future(patch(self, path, body, version))
-            in_flight[path] = current
-        return await asyncio.shield(current)
-
-    Coalescer.patch = joining  # type: ignore[method-assign]
-
-
 def cross_namespace_despite_flag() -> None:
     init = KubeAnnotator.__init__
 
@@ -1188,8 +1172,6 @@ FLAWS: dict[str, Flaw] = {
              api_version_guessed),
         Flaw("ready-message-without-path", "the Ready message does not name the hook path",
              ready_message_without_path),
-        Flaw("join-write-in-flight", "a push that comes during its source's write is answered "
-             "with that write", join_write_in_flight),
         Flaw("nexus-unsupported", "twelve sender types: nexus is not served",
              nexus_unsupported),
         Flaw("oidc-needs-secret", "a generic-oidc Receiver wants a Secret, as the other types do",

@@ -126,6 +126,9 @@ def test_an_unlabelled_rotation_waits_for_the_interval(
     # that the interval's own reconcile cannot fall inside them.
     create_receiver(kube_api, namespace, interval="8s")
     old_path = wait_for_receiver(kube_api, namespace, "github")["status"]["webhookPath"]
+    # A retry the first reconcile scheduled (the Secret not yet in the receiver's cache, on a
+    # loaded machine) runs here, with the old token: it must not meet the new one below.
+    assert stays(lambda: path_of(kube_api, namespace) == old_path, 1.0)
 
     put_secret(kube_api, namespace, new)  # no reconcile.fluxcd.io/watch label
     began = time.monotonic()
