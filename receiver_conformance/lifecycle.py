@@ -135,8 +135,8 @@ class SourceWrites:
                 value = (meta.get("annotations") or {}).get(objects.REQUESTED_AT)
                 if value and (not self.values or self.values[-1] != value):
                     self.values.append(value)
-        except Exception:  # noqa: BLE001 - closed under it by until(); a watch that ends early
-            pass           # leaves until() waiting in vain, and it says so
+        except Exception:  # closed under it by until(); a watch that ends early leaves
+            return         # until() waiting in vain, and it says so
 
     def until(self, last: str | None, timeout: float = 10.0) -> list[str]:
         """Once the watch has reported `last` (the value read after the writes ended), stop
