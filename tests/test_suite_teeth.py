@@ -443,7 +443,7 @@ def _reference_selection(session: pytest.Session, cases: list[Teeth]) -> set[str
 
 def _selected_cases(session: pytest.Session) -> list[Teeth]:
     wanted = {item.callspec.params["teeth"].flaw for item in session.items
-              if getattr(item, "callspec", None) and "teeth" in item.callspec.params}
+              if getattr(item, "originalname", "") == "test_the_suite_fails_the_flawed_receiver"}
     return [case for case in CASES if case.flaw in wanted]
 
 
