@@ -18,8 +18,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from receiver_conformance import versions
+from receiver_conformance.controlplane import ControlPlane
 from receiver_conformance.controlplane.crds import CRDsNotFound, crd_files, ensure_crds
 from receiver_conformance.kube import load_manifests
+from receiver_conformance.suite_run import release_receivers
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io"
 READY_PATH = '.status.conditions[?(@.type=="Ready")].status'
@@ -627,3 +629,19 @@ def test_api_server_serves_every_receiver_target(kube_api: client.ApiClient, nam
     names = [c["name"] for c in listed["columnDefinitions"]]
     assert {"Name", "Age", "Ready", "Status"} <= set(names), names
     assert listed["rows"] == []
+
+
+@pytest.mark.controlplane
+def test_release_receivers_deletes_every_receiver_a_finalizer_holds(
+    control_plane: ControlPlane, kube_api: client.ApiClient, namespace: str,
+) -> None:
+    """No receiver runs here, so only `release_receivers` can drop Flux's finalizer: what it
+    leaves is exactly what the next receiver on a throwaway plane would have to reconcile."""
+    for name, finalizers in (("held", ["finalizers.fluxcd.io"]), ("free", [])):
+        body = receiver(name)
+        body["metadata"].update(namespace=namespace, finalizers=finalizers)
+        create(kube_api, namespace, NOTIFICATION, body)
+
+    assert release_receivers(control_plane.kubeconfig) >= 2
+    left = client.CustomObjectsApi(kube_api).list_cluster_custom_object(*NOTIFICATION)
+    assert [item["metadata"]["name"] for item in left["items"]] == []
