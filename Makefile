@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 REPORT ?= reports
 
 .PHONY: conformance conformance-flux conformance-node conformance-node-flux node-binaries traffic \
-	verified matrix test venv binaries lint bench clean diff flake mutation
+	verified matrix test venv binaries lint bench clean diff flake mutation kind-probe
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,19 @@ traffic: node-binaries
 		$(TRAFFIC) --report-dir $(REPORT)/traffic-flux
 	RC_NODE_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider $(NODE_CLEANUP_TESTS) \
 		-k 'leaves_nothing or survive or removes_the_host_route or without_leader_election'
+
+# kind, built here (docs/kind.md): a Docker engine of our own (Debian's docker.io, in a network
+# namespace of its own) boots systemd in a privileged container as kind runs a node; then kind
+# (built from its module) creates a one-node cluster from a node image built here, every image
+# preloaded, and CoreDNS must become Ready. Then the engine's and the cluster's tests, cleanup
+# included (stop, Ctrl-C, SIGTERM, a killed owner).
+kind-probe: binaries
+	$(PY) -c 'from receiver_conformance.kind import engine; print(*engine.install_packages())'
+	command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		--no-install-recommends debootstrap
+	$(PY) -m receiver_conformance.kind.binary
+	$(VENV)/bin/receiver-conformance kind probe
+	RC_KIND_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_kind_engine.py
 
 # The release matrix: the whole suite against each notification-controller release of
 # receiver_conformance/versions.py (each built once, with its own CRDs), then one table, scenario x release,

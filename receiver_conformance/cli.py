@@ -83,6 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_docs_command(commands)
     _add_cluster_commands(commands)
     _add_node_commands(commands)
+    _add_kind_commands(commands)
     _add_verified_command(commands)
     _add_matrix_command(commands)
     _add_diff_command(commands)
@@ -401,6 +402,26 @@ def _add_node_commands(commands: argparse._SubParsersAction) -> None:
         sub.set_defaults(handler=command_node)
 
 
+def _add_kind_commands(commands: argparse._SubParsersAction) -> None:
+    """`kind probe`: whether this host runs kind's node container, with an engine of ours."""
+    kind = commands.add_parser(
+        "kind",
+        help="kind clusters built here: probe whether this host runs one",
+        description="Start a Docker engine of our own (Debian's docker.io, in a network "
+                    "namespace of its own; root) and boot systemd in a privileged container "
+                    "of a root filesystem built here, as kind runs its nodes.",
+    )
+    actions = kind.add_subparsers(dest="action", metavar="ACTION", required=True)
+    text = ("boot systemd in a privileged container, then create a one-node kind cluster "
+            "from the node image built here and wait for CoreDNS")
+    probe = actions.add_parser("probe", help=text, description=text)
+    probe.add_argument("--install-packages", action="store_true",
+                       help="apt-get install the Debian packages the engine needs")
+    probe.add_argument("--systemd-only", action="store_true",
+                       help="stop after the systemd boot (builds nothing with Go)")
+    probe.set_defaults(handler=command_kind)
+
+
 def command_run(args: argparse.Namespace) -> int:
     try:
         cfg = registry.validate(config.resolve(vars(args)))
@@ -622,6 +643,21 @@ def command_node(args: argparse.Namespace) -> int:
     if output:
         print(output)
     return EXIT_OK
+
+
+def command_kind(args: argparse.Namespace) -> int:
+    from receiver_conformance.gobuild import BuildFailed
+    from receiver_conformance.kind import engine, probe
+    from receiver_conformance.node.reference_image import ReferenceImageError
+
+    try:
+        if args.install_packages:
+            engine.install_packages()
+        result = probe.run_probe(cluster=not args.systemd_only)
+    except (engine.EngineError, BuildFailed, ReferenceImageError) as exc:
+        return _fail(EXIT_USAGE, " ".join(str(exc).split()))
+    print(result.line())
+    return EXIT_OK if result.passed else EXIT_NOT_PASSED
 
 
 def main(argv: list[str] | None = None) -> int:

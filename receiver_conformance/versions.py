@@ -64,6 +64,13 @@ KIND_NODE_IMAGE = (
     "kindest/node:v1.36.1"
     "@sha256:3489c7674813ba5d8b1a9977baea8a6e553784dab7b84759d1014dbd78f7ebd5"
 )
+# kind built here (receiver_conformance/kind/): kind itself from its Go module, and what its
+# node image holds besides Kubernetes' own binaries, at the versions kubeadm KUBERNETES asks
+# for (cmd/kubeadm/app/constants): CoreDNS from its module, pause from the Kubernetes
+# module's build/pause. The registry plan above moves to these when the target does.
+KIND_MODULE = ("sigs.k8s.io/kind", "v0.33.0")
+COREDNS = ("github.com/coredns/coredns", "v1.14.6")
+PAUSE = "3.10.2"
 # LoadBalancer addresses for kind, run as a container next to the cluster.
 CLOUD_PROVIDER_KIND = "v0.11.1"
 CLOUD_PROVIDER_KIND_IMAGE = (

@@ -40,6 +40,8 @@ REQUIRED = ("kube-apiserver", "etcd", "kube-controller-manager")
 OPTIONAL = ("kubectl",)
 # The node's binaries (receiver_conformance.node), built on demand only: `build_binaries(names=NODE)`.
 NODE = ("kubelet", "kube-proxy", "kube-scheduler")
+# What kind's node image needs besides (receiver_conformance.kind), built on demand only.
+KIND_NODE = ("kubeadm",)
 
 # Go packages of each binary, built inside the wrapper module.
 PACKAGES = {
@@ -50,6 +52,7 @@ PACKAGES = {
     "kubelet": "k8s.io/kubernetes/cmd/kubelet",
     "kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy",
     "kube-scheduler": "k8s.io/kubernetes/cmd/kube-scheduler",
+    "kubeadm": "k8s.io/kubernetes/cmd/kubeadm",
 }
 
 WAYS_OUT = (

@@ -172,26 +172,34 @@ def ensure_busybox_archive() -> tuple[Path, tuple[Image, Image]]:
     return archive, images
 
 
-def binary_archive(binary: Path, image: Image) -> Path:
-    """The cached archive of a one-binary image: `binary` at /<its name>, a minimal /etc and
-    a /tmp; keyed by the binary's digest."""
-    digest = hashlib.sha256(binary.read_bytes()).hexdigest()[:12]
-    directory = cache_root() / "images"
+def binary_archive(binary: Path, image: Image, *more: Image,
+                   under: Sequence[Path] = (), directory: str = "") -> Path:
+    """The cached archive of a one-binary image: `binary` at /<directory>/<its name>, a
+    minimal /etc and a /tmp, tagged as `image` and `more`; `under`: root filesystems laid
+    below it, one layer each. Keyed by the binary's digest, where it goes and the images'
+    names and settings."""
+    images = (image, *more)
+    key = hashlib.sha256(binary.read_bytes())
+    key.update(repr((images, [str(u) for u in under], directory)).encode())
+    digest = key.hexdigest()[:12]
+    cache = cache_root() / "images"
     repository, _, tag = image.name.rpartition("/")[2].partition(":")
-    archive = directory / f"{repository}-{tag}-{digest}.tar"
+    archive = cache / f"{repository}-{tag}-{digest}.tar"
     if archive.is_file():
         return archive
-    directory.mkdir(parents=True, exist_ok=True)
-    rootfs = directory / f"rootfs-{repository}-{digest}"
+    cache.mkdir(parents=True, exist_ok=True)
+    rootfs = cache / f"rootfs-{repository}-{digest}"
     shutil.rmtree(rootfs, ignore_errors=True)
     try:
         for sub in ("etc", "tmp"):
             (rootfs / sub).mkdir(parents=True)
         (rootfs / "tmp").chmod(0o1777)
-        for path, text in ETC.items():
-            (rootfs / path).write_text(text)
-        shutil.copy2(binary, rootfs / binary.name)
-        oci_archive(rootfs, (image,), archive)
+        if not under:
+            for path, text in ETC.items():
+                (rootfs / path).write_text(text)
+        (rootfs / directory).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(binary, rootfs / directory / binary.name)
+        oci_archive([*under, rootfs], images, archive)
     finally:
         shutil.rmtree(rootfs, ignore_errors=True)
     return archive

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from receiver_conformance import versions
@@ -56,20 +57,27 @@ def debian_mirror(sources_dir: Path = Path("/etc/apt")) -> str:
 
 def ensure_rootfs(log: Log = _stderr) -> Path:
     """The cached Debian root filesystem with python3 (debootstrap, minutes, once)."""
+    return debian_rootfs("python3", ("python3",), log)
+
+
+def debian_rootfs(label: str, include: Sequence[str], log: Log = _stderr,
+                  marker: str = "usr/bin/python3") -> Path:
+    """A cached minimal Debian root filesystem with the packages `include`, named
+    `debian-<suite>-minbase-<label>`; `marker` is a file that a finished one has."""
     suite = versions.DEBIAN_SUITE
     directory = cache_root() / "rootfs"
-    rootfs = directory / f"debian-{suite}-minbase-python3"
+    rootfs = directory / f"debian-{suite}-minbase-{label}"
     with locked(directory, log):
-        if (rootfs / "usr" / "bin" / "python3").exists():
+        if (rootfs / marker).exists():
             return rootfs
         if shutil.which("debootstrap") is None:
             raise ReferenceImageError(
                 "debootstrap is missing; apt-get install --no-install-recommends debootstrap")
         tmp = directory / f".{rootfs.name}.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        log(f"debootstrap {suite} (minbase, python3) into {rootfs}")
-        proc = subprocess.run(["debootstrap", "--variant=minbase", "--include=python3", suite,
-                               str(tmp), debian_mirror()], capture_output=True, text=True)
+        log(f"debootstrap {suite} (minbase, {label}) into {rootfs}")
+        proc = subprocess.run(["debootstrap", "--variant=minbase", f"--include={','.join(include)}",
+                               suite, str(tmp), debian_mirror()], capture_output=True, text=True)
         if proc.returncode != 0:
             shutil.rmtree(tmp, ignore_errors=True)
             raise ReferenceImageError("debootstrap failed:\n" + "\n".join(

@@ -1,0 +1,116 @@
+"""A kind cluster on the engine the harness owns, from the node image built here.
+
+    with Engine() as engine, KindCluster(engine) as cluster:
+        cluster.kubeconfig  # reaches the API server from this host
+
+One control-plane node. kind publishes the API server on the engine's address (the engine's
+end of its veth pair), so this host reaches it and nothing else does. The cluster runs
+without kindnet (its module is not on the Go proxy): the node image brings a bridge CNI
+configuration. kubelet is told that cgroup v1 is allowed (`failCgroupV1: false`). The
+cluster goes with the engine; `delete()` removes it first when the engine stays.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import yaml
+
+from receiver_conformance.gobuild import Log, stderr_log
+from receiver_conformance.kind import binary
+from receiver_conformance.kind.engine import Engine, EngineError
+from receiver_conformance.kind.node_image import POD_SUBNET, NodeImage, ensure_node_image
+
+API_PORT = 6443
+CREATE_TIMEOUT = 600.0
+WAIT = "180s"  # kind's own wait for the control plane to be Ready
+
+_stderr = stderr_log("kind")
+
+
+class KindClusterError(Exception):
+    """kind could not create the cluster; the message carries kind's last lines."""
+
+
+def cluster_config(api_address: str, api_port: int = API_PORT) -> dict[str, object]:
+    """kind's cluster configuration for one node on this host."""
+    return {
+        "kind": "Cluster",
+        "apiVersion": "kind.x-k8s.io/v1alpha4",
+        "networking": {"disableDefaultCNI": True, "apiServerAddress": api_address,
+                       "apiServerPort": api_port, "podSubnet": POD_SUBNET,
+                       "ipFamily": "ipv4"},
+        "nodes": [{"role": "control-plane"}],
+        "kubeadmConfigPatches": [yaml.safe_dump({
+            "kind": "KubeletConfiguration",
+            "apiVersion": "kubelet.config.k8s.io/v1beta1",
+            "failCgroupV1": False,
+        })],
+    }
+
+
+class KindCluster:
+    """`create()`/`delete()` or a `with` block."""
+
+    def __init__(self, engine: Engine, name: str = "rc-kind", log: Log = _stderr) -> None:
+        self.engine = engine
+        self.name = name
+        self._log = log
+        self.image: NodeImage | None = None
+        self.kubeconfig: Path | None = None
+        self.timings: dict[str, float] = {}
+
+    def __enter__(self) -> KindCluster:
+        return self.create()
+
+    def __exit__(self, *exc: object) -> None:
+        self.delete()
+
+    def create(self) -> KindCluster:
+        assert self.engine.dir is not None
+        kind = binary.ensure_kind(log=self._log)
+        began = time.monotonic()
+        self.image = ensure_node_image(self.engine, self._log)
+        self.timings["image"] = time.monotonic() - began
+        config = self.engine.dir / f"{self.name}.yaml"
+        config.write_text(yaml.safe_dump(cluster_config(self.engine.address)))
+        kubeconfig = self.engine.dir / f"{self.name}.kubeconfig"
+        began = time.monotonic()
+        proc = subprocess.run(
+            [str(kind), "create", "cluster", "--name", self.name, "--image", self.image.name,
+             "--config", str(config), "--kubeconfig", str(kubeconfig), "--wait", WAIT,
+             "--retain"],
+            env=self.engine.env(), capture_output=True, text=True, timeout=CREATE_TIMEOUT)
+        self.timings["create"] = time.monotonic() - began
+        if proc.returncode != 0:
+            detail = self._node_journal()
+            raise KindClusterError(
+                "kind create cluster failed: "
+                + " | ".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+                + (f" | node: {detail}" if detail else ""))
+        self.kubeconfig = kubeconfig
+        self._log(f"kind cluster {self.name} Ready in {self.timings['create']:.1f} s")
+        return self
+
+    def delete(self) -> None:
+        """Remove the cluster's containers and network; safe to call twice."""
+        if self.engine.dockerd is None:
+            return  # the engine is gone, and the cluster with it
+        ids = self.engine.attempt("ps", "-aq", "--filter",
+                                  f"label=io.x-k8s.kind.cluster={self.name}").stdout.split()
+        if ids:
+            self.engine.attempt("rm", "-f", *ids, timeout=120)
+        self.engine.attempt("network", "rm", "kind")
+        self.kubeconfig = None
+
+    def _node_journal(self) -> str:
+        """The last kubelet and containerd lines of the node, when kind kept it (--retain)."""
+        node = f"{self.name}-control-plane"
+        try:
+            proc = self.engine.attempt("exec", node, "journalctl", "--no-pager", "-n", "15",
+                                       "-u", "kubelet", "-u", "containerd")
+        except (EngineError, subprocess.TimeoutExpired):
+            return ""
+        return " | ".join(proc.stdout.strip().splitlines()[-15:])
