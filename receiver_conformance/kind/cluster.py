@@ -94,6 +94,37 @@ class KindCluster:
         self._log(f"kind cluster {self.name} Ready in {self.timings['create']:.1f} s")
         return self
 
+    @property
+    def node(self) -> str:
+        """The node container's name (kind names it after the cluster)."""
+        return f"{self.name}-control-plane"
+
+    def node_ip(self) -> str:
+        """The node's address on kind's network (reached from this host once
+        `reach_from_host()` has routed it)."""
+        return self.engine.docker(
+            "inspect", "--format",
+            "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", self.node,
+        ).stdout.decode().strip()
+
+    def reach_from_host(self) -> str:
+        """Route kind's network from this host (see `Engine.route_from_host`); its subnet."""
+        subnet = self.engine.docker(
+            "network", "inspect", "kind", "--format",
+            "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
+        ).stdout.decode().split()
+        ipv4 = next(s for s in subnet if ":" not in s)
+        self.engine.route_from_host(ipv4)
+        return ipv4
+
+    def load(self, archive: Path) -> None:
+        """Import an image archive (OCI or docker) into the node's containerd, as
+        `kind load image-archive` does."""
+        with archive.open("rb") as stream:
+            self.engine.docker("exec", "-i", self.node, "ctr", "--namespace=k8s.io", "images",
+                               "import", "--all-platforms", "--digests", "-", stdin=stream,
+                               timeout=600)
+
     def delete(self) -> None:
         """Remove the cluster's containers and network; safe to call twice."""
         if self.engine.dockerd is None:
@@ -107,9 +138,8 @@ class KindCluster:
 
     def _node_journal(self) -> str:
         """The last kubelet and containerd lines of the node, when kind kept it (--retain)."""
-        node = f"{self.name}-control-plane"
         try:
-            proc = self.engine.attempt("exec", node, "journalctl", "--no-pager", "-n", "15",
+            proc = self.engine.attempt("exec", self.node, "journalctl", "--no-pager", "-n", "15",
                                        "-u", "kubelet", "-u", "containerd")
         except (EngineError, subprocess.TimeoutExpired):
             return ""

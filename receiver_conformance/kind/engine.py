@@ -30,7 +30,7 @@ from receiver_conformance.controlplane.plane import _python_env
 from receiver_conformance.controlplane.processes import Child
 from receiver_conformance.gobuild import Log, cache_root, stderr_log
 from receiver_conformance.node import cgroups, packages, reaper
-from receiver_conformance.node.netns import NodeNamespace
+from receiver_conformance.node.netns import NodeNamespace, ip
 
 READY_TIMEOUT = 60.0
 STOP_GRACE = 15.0
@@ -156,6 +156,18 @@ class Engine:
         """Run `docker ARGS` against this engine and return what it did, failed or not."""
         return subprocess.run([DOCKER, *args], env=self.env(), stdin=subprocess.DEVNULL,
                               capture_output=True, text=True, timeout=timeout)
+
+    def route_from_host(self, subnet: str) -> None:
+        """Let this host open connections to `subnet` (a network of the engine's, such as
+        kind's): a host route through the engine's end of the veth pair (recorded for the
+        reaper) and, inside the engine's namespace, a rule ahead of Docker's isolation that
+        forwards what comes in on that link. One subnet per engine."""
+        assert self.dir is not None and self.netns is not None and self.netns.link
+        link = self.netns.link
+        reaper.record(self.dir, route=subnet)
+        ip("route", "replace", subnet, "via", link.node_ip, "dev", link.host_if)
+        self.netns.run("iptables", "-I", "DOCKER-USER", "-i", "eth0", "-d", subnet,
+                       "-j", "ACCEPT")
 
     def footprint(self) -> dict[str, object]:
         """What the engine has made on the host, for checks that it is all gone later."""
