@@ -26,6 +26,7 @@ PROFILES = ("core", "extended", "all")
 PLACEMENT_NAMES = ("embedded", "node", "kind", "external")
 TARGET_CHOICES = ("embedded", "flux", "node", "kind", "external")  # flux: embedded + Flux
 RECEIVERS = ("reference", "flux")
+KIND_IMAGES = ("built", "pulled")
 DEFAULT_RECEIVER_NAMESPACE = "flux-system"
 # Scenarios at once where the suite owns the cluster and throws it away; elsewhere one.
 DEFAULT_WORKERS = {"embedded": 4}
@@ -85,6 +86,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("flux_deployment", ("--flux-deployment",), "node: deploy the reference with Flux's "
             "own notification-controller Deployment (its module's config/manager, flux2's RBAC, "
             "its arguments: leader election on), only the image changed", kind="flag"),
+    Setting("kind_images", ("--kind-images",), "kind: built (default: Kubernetes, kind and "
+            "every image built here, no registry; a Docker engine of the suite's own; root) or "
+            "pulled (kind's released node image, ingress-nginx, Envoy Gateway and "
+            "cloud-provider-kind from their registries, on the Docker engine you run)",
+            choices=KIND_IMAGES),
     Setting("disposable_cluster", ("--disposable-cluster",), "external: the cluster is thrown "
             "away after the run, so each scenario's namespace is left to it, not deleted "
             "(spares the API server the namespace controller's work; embedded and flux always "
@@ -156,6 +162,7 @@ class RunConfig:
     receiver_namespace: str = DEFAULT_RECEIVER_NAMESPACE
     capabilities: frozenset[str] = frozenset()
     flux_deployment: bool = False
+    kind_images: str = "built"
     disposable_cluster: bool = False
     no_probe: bool = False
     receiver_log: Path | None = None

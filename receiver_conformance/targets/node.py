@@ -240,52 +240,48 @@ class NodeTarget:
             else:
                 archive, image = flux_receiver_archive(flux, self.log)
             self.timings["image"] = time.monotonic() - began
-            self.node = Node(self.plane, proxy_mode=self.proxy_mode, archives=[archive],
-                             log=self.log).start()
-            self.timings["node"] = time.monotonic() - began - self.timings["image"]
-            node = self.node
-            assert self.plane.kubeconfig is not None
-            self.kube = Kube(api_client(self.plane.kubeconfig))
+            self._open_site(archive)
+            self.timings[self.name] = time.monotonic() - began - self.timings["image"]
+            self.kube = Kube(api_client(self.kubeconfig))
             # The edge first: its default IngressClass must exist when the guide's Ingress,
             # which names no class, is created.
-            if self.with_edge:
-                self.edge = deploy_edge(self.kube, node, self.log)
+            self.edge = self._deploy_edge(self.kube)
             # Flux's Deployment takes no JWKS: only the suite's own deploy trusts its keys.
             fluxs = flux is not None or self.flux_deployment
             issuer = None if fluxs else TestGoogleIssuer()
             if flux and flux != versions.FLUX_MODULES[RECEIVER_DEPLOYMENT][1]:
                 install_crds(self.kube, ensure_module_crds(manifests.RECEIVER_MODULE, flux))
-            self._deploy(node, image.name, issuer.jwks() if issuer else None)
-            details = self._details(node)
-            capabilities = set(CAPABILITIES) | flag_capabilities(self.reference_args)
+            self._deploy(image.name, issuer.jwks() if issuer else None)
+            details = self._details()
+            capabilities = set(self.capabilities) | flag_capabilities(self.reference_args)
             if fluxs:  # Flux's Deployment cannot trust the suite's own Google signing keys
                 capabilities.discard("gcr-test-keys")
-            if getattr(self.plane, "kubectl", None) is not None:
+            if self.kubectl is not None:
                 capabilities.add("kubectl")
             if self.edge is None:
-                details["traffic"] = NO_EDGE
+                details["traffic"] = self.no_edge
             else:
                 capabilities.add("traffic")
                 details.update(ingress_url=self.edge.ingress_url,
                                gateway_url=self.edge.gateway_url, host=HOST)
-            receiver_url = self._reach(node)
-            self.controllers = FluxControllers(self.plane.kubeconfig, DOWNSTREAM).start()
+            receiver_url = self._reach()
+            self.controllers = FluxControllers(self.kubeconfig, DOWNSTREAM).start()
         except BaseException:
             self.stop()
             raise
         self.started_in = time.monotonic() - began
-        self.log(f"node target ready in {self.started_in:.1f} s ({self._timings()})")
+        self.log(f"{self.name} target ready in {self.started_in:.1f} s ({self._timings()})")
         return Target(
-            name="node",
-            kubeconfig=self.plane.kubeconfig,
+            name=self.name,
+            kubeconfig=self.kubeconfig,
             receiver_url=receiver_url,
             capabilities=frozenset(capabilities),
             details=details,
             google_issuer=issuer,
             log_tail=self.log_tail,
-            kubectl=getattr(self.plane, "kubectl", None),
+            kubectl=self.kubectl,
             receiver_namespace=RECEIVER_NAMESPACE,
-            probe_image=node.busybox_image,
+            probe_image=self.probe_image,
         )
 
     def stop(self) -> None:
@@ -305,23 +301,88 @@ class NodeTarget:
                 self._undeploy(kube)
                 kube.api.close()
         finally:
-            if self.node is not None:
-                node, self.node = self.node, None
-                node.stop()
+            self._close_site()
 
     def log_tail(self, lines: int = 50) -> str:
-        """The receiver pod's log (its container's log files, read inside the node)."""
-        node = self.node
-        if node is None or node.netns is None:
-            return ""
+        """The receiver pod's log (its container's log files, read on the node)."""
         pattern = f"/var/log/pods/{RECEIVER_NAMESPACE}_{RECEIVER_DEPLOYMENT}-*/manager/*.log"
         with contextlib.suppress(Exception):
-            return node.netns.run("sh", "-c", f"cat {pattern} 2>/dev/null | tail -n {lines}")
+            return self._on_node(f"cat {pattern} 2>/dev/null | tail -n {lines}")
         return ""
+
+    # -- where it runs: a node joined to the embedded control plane ----------------------
+    # (the kind target's KindNodeTarget puts the same receiver on a kind cluster instead)
+
+    name = "node"
+    capabilities = CAPABILITIES
+    no_edge = NO_EDGE
+
+    def _open_site(self, archive: Path) -> None:
+        """Start the node with the receiver's image archive."""
+        self.node = Node(self.plane, proxy_mode=self.proxy_mode, archives=[archive],
+                         log=self.log).start()
+
+    def _close_site(self) -> None:
+        if self.node is not None:
+            node, self.node = self.node, None
+            node.stop()
+
+    def _deploy_edge(self, kube: Kube) -> Edge | None:
+        assert self.node is not None
+        return deploy_edge(kube, self.node, self.log) if self.with_edge else None
+
+    @property
+    def kubeconfig(self) -> Path:
+        assert self.plane.kubeconfig is not None
+        return self.plane.kubeconfig
+
+    @property
+    def kubectl(self) -> Path | None:
+        return getattr(self.plane, "kubectl", None)
+
+    @property
+    def node_name(self) -> str:
+        assert self.node is not None
+        return self.node.name
+
+    @property
+    def node_ip(self) -> str:
+        """The node's address, reached from this host."""
+        assert self.node is not None
+        return self.node.node_ip
+
+    @property
+    def host_ip(self) -> str:
+        """This host's address as the node sees its requests."""
+        assert self.node is not None and self.node.netns is not None
+        assert self.node.netns.link is not None
+        return self.node.netns.link.host_ip
+
+    @property
+    def probe_image(self) -> str:
+        assert self.node is not None
+        return self.node.busybox_image
+
+    def _on_node(self, script: str) -> str:
+        """Run a shell script on the node; its output."""
+        if self.node is None or self.node.netns is None:
+            return ""
+        return self.node.netns.run("sh", "-c", script)
+
+    def _site_details(self) -> dict[str, str]:
+        assert self.node is not None
+        node = self.node
+        return {
+            "node": f"{node.name} at {node.node_ip}: kubelet, containerd, kube-proxy "
+                    f"({node.proxy_mode}), kube-network-policies "
+                    f"{versions.KUBE_NETWORK_POLICIES[1]}",
+            "receiver_url": "the node port of the LoadBalancer Service receiver, from the "
+                            "host's end of the veth pair",
+        }
 
     # -- internals -----------------------------------------------------------------------
 
-    def _deploy(self, node: Node, image: str, jwks: dict[str, Any] | None) -> None:
+    def _deploy(self, image: str, jwks: dict[str, Any] | None) -> None:
         """The receiver's objects (with `jwks`: the reference's, trusting those keys; else
         Flux's notification-controller's), the exposure, the host's policy; wait until the
         receiver's Deployment is available."""
@@ -331,9 +392,9 @@ class NodeTarget:
         if jwks is None:
             release = (self.notification_controller
                        or versions.FLUX_MODULES[RECEIVER_DEPLOYMENT][1])
-            docs = flux_receiver_objects(node.name, image, release)
+            docs = flux_receiver_objects(self.node_name, image, release)
         else:
-            docs = reference_objects(node.name, image, self.reference_args)
+            docs = reference_objects(self.node_name, image, self.reference_args)
         for doc in sorted(docs, key=lambda d: d["kind"] != "Namespace"):
             self._remember(kube, doc)
             kube.apply(doc)
@@ -351,8 +412,7 @@ class NodeTarget:
         if skipped:
             self.log(f"not served by the API server, not applied: {', '.join(skipped)}")
         if self.admit_host:
-            assert node.netns is not None and node.netns.link is not None
-            kube.apply(host_policy(node.netns.link.host_ip))
+            kube.apply(host_policy(self.host_ip))
         apps = client.AppsV1Api(kube.api)
         try:
             wait_until(lambda: (apps.read_namespaced_deployment(
@@ -363,7 +423,7 @@ class NodeTarget:
             raise NodeTargetError(f"{err}\nthe receiver's log:\n{self.log_tail(30)}") from None
         self.timings["deploy"] = time.monotonic() - step
 
-    def _reach(self, node: Node) -> str:
+    def _reach(self) -> str:
         """The node port of the LoadBalancer Service, once the host gets an answer there."""
         kube = self.kube
         assert kube is not None
@@ -372,7 +432,7 @@ class NodeTarget:
         if not node_port:
             raise NodeTargetError(f"the Service {RECEIVER_NAMESPACE}/{LOAD_BALANCER} has no "
                                   "node port")
-        url = f"http://{node.node_ip}:{node_port}"
+        url = f"http://{self.node_ip}:{node_port}"
         step = time.monotonic()
 
         def answers() -> bool:
@@ -390,8 +450,7 @@ class NodeTarget:
         self.timings["reach"] = time.monotonic() - step
         return url
 
-    def _details(self, node: Node) -> dict[str, str]:
-        assert node.netns is not None and node.netns.link is not None
+    def _details(self) -> dict[str, str]:
         return {
             "implementation": (
                 "reference receiver in Flux's own notification-controller Deployment ("
@@ -403,12 +462,8 @@ class NodeTarget:
                 f"{manifests.RECEIVER_MODULE} {self.notification_controller} (Flux "
                 f"{versions.NOTIFICATION_RELEASES.get(self.notification_controller, '?')}), "
                 "its module's config/manager and config/rbac as a pod on the node"),
-            "node": f"{node.name} at {node.node_ip}: kubelet, containerd, kube-proxy "
-                    f"({node.proxy_mode}), kube-network-policies "
-                    f"{versions.KUBE_NETWORK_POLICIES[1]}",
-            "receiver_url": "the node port of the LoadBalancer Service receiver, from the "
-                            "host's end of the veth pair",
-            "extra policy": f"{HOST_POLICY}: admits the host ({node.netns.link.host_ip}/32) "
+            **self._site_details(),
+            "extra policy": f"{HOST_POLICY}: admits the host ({self.host_ip}/32) "
                             f"to the receiver's pods on TCP {WEBHOOK_PORT}, because Flux's "
                             "allow-webhooks admits pods only and drops the host's requests",
             "controllers": ", ".join(

@@ -73,15 +73,24 @@ def _node_failures() -> tuple[type[BaseException], ...]:
 
 
 def _start_kind(config: RunConfig, _: ControlPlane | None) -> AbstractContextManager[Target]:
-    from receiver_conformance.targets.kind import kind_target
+    if config.kind_images == "pulled":
+        from receiver_conformance.targets.kind import kind_target
 
-    return kind_target(implementation=config.receiver)
+        return kind_target(implementation=config.receiver)
+    from receiver_conformance.targets.kind_built import built_kind_target
+
+    release = None
+    if config.runs_flux:
+        release = config.notification_controller or pinned_notification_controller()
+    return built_kind_target(notification_controller=release,
+                             reference_args=config.reference_args)
 
 
 def _kind_failures() -> tuple[type[BaseException], ...]:
     from receiver_conformance.targets.kind import KindError
+    from receiver_conformance.targets.kind_built import STARTUP_FAILURES
 
-    return (KindError,)
+    return (KindError, *STARTUP_FAILURES)
 
 
 def _start_external(config: RunConfig, _: ControlPlane | None) -> AbstractContextManager[Target]:
@@ -111,8 +120,9 @@ PLACEMENTS: dict[str, Placement] = {p.name: p for p in (
     Placement("node", "the embedded control plane with a real node (kubelet, containerd, "
               "kube-proxy, NetworkPolicy) and its edge (Traefik, MetalLB); root",
               ("reference", "flux"), True, _start_node, _node_failures),
-    Placement("kind", "a kind cluster", ("reference", "flux"), False, _start_kind,
-              _kind_failures),
+    Placement("kind", "a kind cluster: built here without a registry (a Docker engine of the "
+              "suite's own; root), or from kind's released images", ("reference", "flux"),
+              False, _start_kind, _kind_failures),
     Placement("external", "any cluster and receiver: a kubeconfig and the receiver's URL",
               (), False, _start_external, _external_failures, parallel=True),
 )}
@@ -161,16 +171,22 @@ def validate(config: RunConfig) -> RunConfig:
     if config.gcr_keys is not None and not (config.gcr_keys / "signing-key.pem").is_file():
         raise ConfigError(f"{config.origin('gcr_keys')} {config.gcr_keys}: no signing key "
                           "there; write one with 'receiver-conformance gcr-keys DIR'")
-    if config.notification_controller and where.name not in ("embedded", "node"):
-        raise ConfigError(f"{config.origin('notification_controller')} is for --target flux "
-                          "or node (Flux's notification-controller as the receiver)")
+    if config.given("kind_images") and where.name != "kind":
+        raise ConfigError(f"{config.origin('kind_images')} is for --target kind")
+    if config.notification_controller and not (
+            where.name in ("embedded", "node")
+            or (where.name == "kind" and config.kind_images == "built")):
+        raise ConfigError(f"{config.origin('notification_controller')} is for --target flux, "
+                          "node or kind (Flux's notification-controller as the receiver)")
     if config.flux_deployment and not (where.name == "node" and config.receiver == "reference"):
         raise ConfigError(f"{config.origin('flux_deployment')} is for the reference receiver "
                           "on --target node (Flux's own receiver always runs in its Deployment)")
-    if config.reference_args and not (where.name in ("embedded", "node")
-                                      and config.receiver == "reference"):
+    if config.reference_args and not (
+            config.receiver == "reference"
+            and (where.name in ("embedded", "node")
+                 or (where.name == "kind" and config.kind_images == "built"))):
         raise ConfigError(f"{config.origin('reference_args')} is for the reference receiver "
-                          "on --target embedded or node")
+                          "on --target embedded, node or kind")
     if config.workers > 1 and not where.parallel:
         raise ConfigError(f"{config.origin('workers')} {config.workers}: the {where.name} "
                           "target runs one scenario at a time")
