@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 REPORT ?= reports
 
 .PHONY: conformance conformance-flux conformance-node conformance-node-flux node-binaries traffic \
-	verified matrix test venv binaries lint bench clean diff flake mutation kind-probe
+	verified matrix test venv binaries lint bench clean diff flake mutation kind kind-binaries kind-probe conformance-kind conformance-kind-flux
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -68,16 +68,31 @@ traffic: node-binaries
 		-k 'leaves_nothing or survive or removes_the_host_route or without_leader_election'
 
 # kind, built here (docs/kind.md): a Docker engine of our own (Debian's docker.io, in a network
-# namespace of its own) boots systemd in a privileged container as kind runs a node; then kind
-# (built from its module) creates a one-node cluster from a node image built here, every image
-# preloaded, and CoreDNS must become Ready. Then the engine's and the cluster's tests, cleanup
-# included (stop, Ctrl-C, SIGTERM, a killed owner).
-kind-probe: binaries
+# namespace of its own), kind built from its module, a node image built from sources with every
+# image kubeadm asks for preloaded, no registry. `kind-probe` boots systemd as kind runs a node,
+# then creates a one-node cluster and waits for CoreDNS.
+kind-binaries: binaries
 	$(PY) -c 'from receiver_conformance.kind import engine; print(*engine.install_packages())'
 	command -v debootstrap >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y \
 		--no-install-recommends debootstrap
 	$(PY) -m receiver_conformance.kind.binary
+
+kind-probe: kind-binaries
 	$(VENV)/bin/receiver-conformance kind probe
+
+# The whole suite on a kind cluster built here, against the reference / against Flux's
+# notification-controller as a pod.
+conformance-kind: kind-binaries
+	$(VENV)/bin/receiver-conformance run --target kind --profile all --report-dir $(REPORT)/kind
+
+conformance-kind-flux: kind-binaries
+	$(VENV)/bin/receiver-conformance run --target kind --receiver flux --profile all \
+		--report-dir $(REPORT)/kind-flux
+
+# What .ci/run does with kind: the whole suite against the reference on a kind cluster built
+# here, then the engine's and the cluster's tests, cleanup included (stop, Ctrl-C, SIGTERM, a
+# killed owner).
+kind: conformance-kind
 	RC_KIND_TESTS=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_kind_engine.py
 
 # The release matrix: the whole suite against each notification-controller release of

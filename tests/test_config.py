@@ -26,6 +26,7 @@ ENV_VALUES: dict[str, tuple[str, object]] = {
     "no_probe": ("true", True),
     "disposable_cluster": ("on", True),
     "flux_deployment": ("true", True),
+    "kind_images": ("pulled", "pulled"),
     "receiver_log": ("/tmp/receiver.log", Path("/tmp/receiver.log")),
     "metrics_url": ("http://127.0.0.1:8080/metrics", "http://127.0.0.1:8080/metrics"),
     "gcr_keys": ("/tmp/keys", Path("/tmp/keys")),

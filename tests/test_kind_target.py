@@ -307,6 +307,7 @@ def test_workflow_runs_both_implementations_on_kind_with_the_action():
     assert job["strategy"]["matrix"]["implementation"] == ["reference", "flux"]
     (suite,) = [s for s in job["steps"] if s.get("uses") == "./"]
     assert suite["with"]["target"] == "kind"
+    assert suite["env"]["RC_KIND_IMAGES"] == "pulled"  # the runner's Docker, released images
     assert suite["with"]["receiver"] == "${{ matrix.implementation }}"
     action = yaml.safe_load((REPO_ROOT / "action.yml").read_text())
     assert set(suite["with"]) <= set(action["inputs"])
@@ -345,7 +346,7 @@ def test_run_exits_2_with_one_line_when_the_engine_is_not_there(
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-m", "receiver_conformance.cli", "run", "--target", "kind",
-         "--report-dir", str(tmp_path / "out")],
+         "--kind-images", "pulled", "--report-dir", str(tmp_path / "out")],
         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2, done.stdout + done.stderr
     lines = done.stderr.strip().splitlines()

@@ -59,7 +59,7 @@ WAYS_OUT = (
     "set KUBEBUILDER_ASSETS to a directory holding kube-apiserver, etcd and "
     "kube-controller-manager, "
     "install Go (1.26 or later) so they can be built, "
-    "or use another target (--target kind or --target external)"
+    "or use another target (--target kind --kind-images pulled, or --target external)"
 )
 
 
