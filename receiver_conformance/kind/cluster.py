@@ -12,6 +12,7 @@ cluster goes with the engine; `delete()` removes it first when the engine stays.
 
 from __future__ import annotations
 
+import ipaddress
 import subprocess
 import time
 from pathlib import Path
@@ -24,6 +25,9 @@ from receiver_conformance.kind.engine import Engine, EngineError
 from receiver_conformance.kind.node_image import POD_SUBNET, NodeImage, ensure_node_image
 
 API_PORT = 6443
+NETWORK = "kind"  # the Docker network kind puts its nodes on
+# Each engine's kind network: 10.251.N.0/24 for the engine whose link is 10.250.N.0/24.
+KIND_SUBNETS = ipaddress.ip_network("10.251.0.0/16")
 CREATE_TIMEOUT = 600.0
 WAIT = "180s"  # kind's own wait for the control plane to be Ready
 
@@ -32,6 +36,12 @@ _stderr = stderr_log("kind")
 
 class KindClusterError(Exception):
     """kind could not create the cluster; the message carries kind's last lines."""
+
+
+def kind_subnet(engine_address: str) -> ipaddress.IPv4Network:
+    """The kind network of the engine at `engine_address` (on its own /24 of LINK_POOL)."""
+    third = ipaddress.ip_address(engine_address).packed[2]
+    return list(KIND_SUBNETS.subnets(new_prefix=24))[third]
 
 
 def cluster_config(api_address: str, api_port: int = API_PORT) -> dict[str, object]:
@@ -74,6 +84,7 @@ class KindCluster:
         began = time.monotonic()
         self.image = ensure_node_image(self.engine, self._log)
         self.timings["image"] = time.monotonic() - began
+        self._create_network()
         config = self.engine.dir / f"{self.name}.yaml"
         config.write_text(yaml.safe_dump(cluster_config(self.engine.address)))
         kubeconfig = self.engine.dir / f"{self.name}.kubeconfig"
@@ -94,6 +105,17 @@ class KindCluster:
         self._log(f"kind cluster {self.name} Ready in {self.timings['create']:.1f} s")
         return self
 
+    def _create_network(self) -> None:
+        """kind's network, made before kind would make it, on a subnet no other engine on
+        this host uses (kind takes 172.18.0.0/16 in every engine, and this host routes
+        each engine's kind network to that engine)."""
+        if self.engine.attempt("network", "inspect", NETWORK).returncode == 0:
+            return
+        subnet = kind_subnet(self.engine.address)
+        self.engine.docker("network", "create", "--driver", "bridge", "--subnet", str(subnet),
+                           "--gateway", str(next(subnet.hosts())), "--opt",
+                           "com.docker.network.bridge.enable_ip_masquerade=true", NETWORK)
+
     @property
     def node(self) -> str:
         """The node container's name (kind names it after the cluster)."""
@@ -110,7 +132,7 @@ class KindCluster:
     def reach_from_host(self) -> str:
         """Route kind's network from this host (see `Engine.route_from_host`); its subnet."""
         subnet = self.engine.docker(
-            "network", "inspect", "kind", "--format",
+            "network", "inspect", NETWORK, "--format",
             "{{range .IPAM.Config}}{{.Subnet}} {{end}}",
         ).stdout.decode().split()
         ipv4 = next(s for s in subnet if ":" not in s)
@@ -133,7 +155,7 @@ class KindCluster:
                                   f"label=io.x-k8s.kind.cluster={self.name}").stdout.split()
         if ids:
             self.engine.attempt("rm", "-f", *ids, timeout=120)
-        self.engine.attempt("network", "rm", "kind")
+        self.engine.attempt("network", "rm", NETWORK)
         self.kubeconfig = None
 
     def _node_journal(self) -> str:

@@ -11,8 +11,9 @@ kustomize-controller as processes on this host, against the kind API server.
 
 This host reaches the node through the engine's veth pair (kind's network is routed there),
 and the receiver through the node port of the guide's LoadBalancer Service. Not yet here:
-the edge (Traefik, MetalLB: no `traffic`) and a NetworkPolicy enforcer (kindnet is not
-served by the Go proxy; no `network-policy-enforcement`). The report's details say so.
+the edge (Traefik, MetalLB: no `traffic`). NetworkPolicy is enforced by the node target's
+kube-network-policies as a DaemonSet (`receiver_conformance.kind.policies`), as kindnet is
+not served by the Go proxy. The report's details say so.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from kubernetes import client
+
 from receiver_conformance import versions
 from receiver_conformance.controlplane import binaries as k8s
 from receiver_conformance.controlplane.crds import ensure_crds
@@ -29,19 +32,23 @@ from receiver_conformance.gobuild import BuildFailed, Log, executable, stderr_lo
 from receiver_conformance.kind.cluster import KindCluster, KindClusterError
 from receiver_conformance.kind.engine import Engine, EngineError
 from receiver_conformance.kind.node_image import NodeImageError
-from receiver_conformance.kube import Kube, api_client, install_crds
+from receiver_conformance.kind.policies import NAME as POLICIES
+from receiver_conformance.kind.policies import enforcer_archive, enforcer_objects
+from receiver_conformance.kube import Kube, Timeout, api_client, install_crds, wait_until
 from receiver_conformance.node.edge import Edge
 from receiver_conformance.node.images import ensure_busybox_archive
 from receiver_conformance.targets.base import Target
 from receiver_conformance.targets.node import CAPABILITIES as NODE_CAPABILITIES
 from receiver_conformance.targets.node import STARTUP_FAILURES as NODE_FAILURES
-from receiver_conformance.targets.node import NodeTarget
+from receiver_conformance.targets.node import NodeTarget, NodeTargetError
 
-CAPABILITIES = NODE_CAPABILITIES - {"network-policy-enforcement"}
+CAPABILITIES = NODE_CAPABILITIES
+POLICIES_TIMEOUT = 120.0
 NO_EDGE = ("kind built here has no edge yet (Traefik, MetalLB): no Ingress or Gateway "
            "controller, no LoadBalancer address")
-NO_POLICIES = ("kind built here has no NetworkPolicy enforcer yet (kindnet's module is not on "
-               "the Go proxy): policies are applied, not enforced")
+POLICY_ENFORCER = (f"kube-network-policies {versions.KUBE_NETWORK_POLICIES[1]} (the node "
+                   "target's, patched for NFQUEUE) as a DaemonSet, instead of kindnet, whose "
+                   "module is not on the Go proxy")
 STARTUP_FAILURES: tuple[type[BaseException], ...] = (
     *NODE_FAILURES, EngineError, KindClusterError, NodeImageError, BuildFailed)
 
@@ -71,8 +78,23 @@ class BuiltKindTarget(NodeTarget):
         self.timings.update({f"kind {k}": v for k, v in self.cluster.timings.items()})
         self.cluster.reach_from_host()
         self._node_ip = self.cluster.node_ip()
-        with api_client(self.kubeconfig) as api:  # Flux's and Gateway API's, as pinned
-            install_crds(Kube(api), ensure_crds())
+        archive_p, enforcer = enforcer_archive(self.log)
+        self.cluster.load(archive_p)
+        with api_client(self.kubeconfig) as api:
+            kube = Kube(api)
+            install_crds(kube, ensure_crds())  # Flux's and Gateway API's, as pinned
+            kube.apply_all(enforcer_objects(enforcer.name))
+            apps = client.AppsV1Api(api)
+
+            def enforcing() -> bool:
+                status = apps.read_namespaced_daemon_set(POLICIES, "kube-system").status
+                return (status.number_ready or 0) >= 1
+
+            try:
+                wait_until(enforcing, POLICIES_TIMEOUT, f"{POLICIES} to run on the node",
+                           interval=0.5)
+            except Timeout as err:
+                raise NodeTargetError(str(err)) from None
         busybox, images = ensure_busybox_archive()
         self._busybox = images[0].name
         for loaded in (archive, busybox):
@@ -130,7 +152,7 @@ class BuiltKindTarget(NodeTarget):
                     "containerd), kube-proxy (iptables), a bridge pod network",
             "receiver_url": "the node port of the LoadBalancer Service receiver, from this "
                             "host through the engine's veth pair",
-            "network policies": NO_POLICIES,
+            "network policies": POLICY_ENFORCER,
         }
 
 
