@@ -71,8 +71,8 @@ def install_packages() -> list[str]:
             capture_output=True, text=True,
         )
         if proc.returncode != 0:
-            tail = "\n".join(proc.stderr.splitlines()[-10:])
-            raise EngineError(f"apt-get install {PACKAGE} failed:\n{tail}")
+            tail = " | ".join(proc.stderr.splitlines()[-5:])
+            raise EngineError(f"apt-get install {PACKAGE} failed: {tail}")
         installed.append(PACKAGE)
     return installed
 
@@ -253,18 +253,25 @@ class Engine:
         deadline = time.monotonic() + READY_TIMEOUT
         while True:
             if not self.dockerd.running():
-                raise EngineError(f"dockerd exited:\n{self.dockerd.log_tail(15)}")
+                raise EngineError(f"dockerd exited: {self._last_words()}")
             probe = subprocess.run([DOCKER, "version", "--format", "{{.Server.Version}}"],
                                    env=self.env(), capture_output=True, timeout=10)
             if probe.returncode == 0:
                 return
             if time.monotonic() > deadline:
-                raise EngineError(f"dockerd did not answer within {READY_TIMEOUT:.0f} s:\n"
-                                  f"{self.dockerd.log_tail(15)}")
+                raise EngineError(f"dockerd did not answer within {READY_TIMEOUT:.0f} s: "
+                                  f"{self._last_words()}")
             time.sleep(0.2)
 
+    def _last_words(self) -> str:
+        """dockerd's last log lines, on one line (an error is one line)."""
+        assert self.dockerd is not None
+        return " | ".join(self.dockerd.log_tail(5).splitlines())
+
     def _remove_containers(self) -> None:
-        """Stop every container gracefully first (kind's nodes unmount as they stop)."""
+        """Remove every container (kind's nodes too) while dockerd still runs, so that it
+        takes their mounts and networks down itself; what fails is left to the cgroup's
+        removal."""
         try:
             ids = self.docker("ps", "-aq", timeout=30).stdout.decode().split()
             if ids:

@@ -200,8 +200,9 @@ def _build(engine: Engine, name: str, archives: Sequence[tuple[tuple[str, ...], 
 def _exec(engine: Engine, container: str, script: str, timeout: float = 300.0) -> str:
     proc = engine.attempt("exec", container, "bash", "-ec", script, timeout=timeout)
     if proc.returncode != 0:
-        raise NodeImageError(f"in the build container: {script.splitlines()[0]}...: "
-                             f"{proc.stderr.strip()[-500:]}")
+        detail = " | ".join(proc.stderr.strip().splitlines()[-5:])
+        raise NodeImageError(f"in the build container: {script.strip().splitlines()[0]}...: "
+                             f"{detail}")
     return proc.stdout
 
 

@@ -311,7 +311,7 @@ class NodeTarget:
         return ""
 
     # -- where it runs: a node joined to the embedded control plane ----------------------
-    # (the kind target's KindNodeTarget puts the same receiver on a kind cluster instead)
+    # (targets/kind_built.py's BuiltKindTarget overrides these: the same receiver on kind)
 
     name = "node"
     capabilities = CAPABILITIES
