@@ -218,8 +218,12 @@ def test_a_kind_cluster_built_here_runs_its_pods_and_goes_with_the_engine() -> N
 def test_ctrl_c_during_a_probe_leaves_nothing() -> None:
     """SIGINT to the whole `kind probe` process group once its cluster is up."""
     command = [sys.executable, "-m", "receiver_conformance.cli", "kind", "probe"]
-    proc = subprocess.Popen(command, cwd=REPO_ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+        # SIGINT as from a terminal, even when this test runs in a background job (CI),
+        # whose shell ignores SIGINT and passes that on
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     try:
         assert proc.stderr is not None
